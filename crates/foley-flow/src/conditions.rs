@@ -1,0 +1,55 @@
+//! Preprocessed conditions (MMAudio's `PreprocessedConditions`).
+
+use burn::tensor::Tensor;
+
+/// Conditions after their input projections: computed once per clip and reused by every
+/// sampling step.
+#[derive(Debug, Clone)]
+pub struct Conditions {
+    /// `(B, Nc, D)` projected CLIP features.
+    pub clip_f: Tensor<3>,
+    /// `(B, N, D)` projected sync features, upsampled to the latent length.
+    pub sync_f: Tensor<3>,
+    /// `(B, Nt, D)` projected text features.
+    pub text_f: Tensor<3>,
+    /// `(B, D)` pooled CLIP conditioning.
+    pub clip_f_c: Tensor<2>,
+    /// `(B, D)` pooled text conditioning.
+    pub text_f_c: Tensor<2>,
+}
+
+impl Conditions {
+    pub fn batch(&self) -> usize {
+        self.clip_f.dims()[0]
+    }
+
+    /// Repeat batch-1 conditions `batch` times.
+    pub fn expand(self, batch: usize) -> Self {
+        let e3 = |t: Tensor<3>| {
+            let [_, n, d] = t.dims();
+            t.expand([batch, n, d])
+        };
+        let e2 = |t: Tensor<2>| {
+            let d = t.dims()[1];
+            t.expand([batch, d])
+        };
+        Self {
+            clip_f: e3(self.clip_f),
+            sync_f: e3(self.sync_f),
+            text_f: e3(self.text_f),
+            clip_f_c: e2(self.clip_f_c),
+            text_f_c: e2(self.text_f_c),
+        }
+    }
+
+    /// Stack two condition sets along the batch (conditional and unconditional in one pass).
+    pub fn cat(a: &Self, b: &Self) -> Self {
+        Self {
+            clip_f: Tensor::cat(vec![a.clip_f.clone(), b.clip_f.clone()], 0),
+            sync_f: Tensor::cat(vec![a.sync_f.clone(), b.sync_f.clone()], 0),
+            text_f: Tensor::cat(vec![a.text_f.clone(), b.text_f.clone()], 0),
+            clip_f_c: Tensor::cat(vec![a.clip_f_c.clone(), b.clip_f_c.clone()], 0),
+            text_f_c: Tensor::cat(vec![a.text_f_c.clone(), b.text_f_c.clone()], 0),
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! MMAudio's low-level layers (`low_level.py`, `embeddings.py`) on channel-last sequences.
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::activation::silu;
+use burn::tensor::module::layer_norm;
+use burn::tensor::{Tensor, TensorData};
+
+use crate::weights::{Init, Vars};
+
+/// `nn.Linear(d_in, d_out)` from PyTorch's `(out, in)` weight.
+pub fn linear(vb: &Vars, d_in: usize, d_out: usize, bias: bool) -> Linear {
+    let weight = vb.get("weight", [d_out, d_in], Init::FanIn).transpose();
+    let bias = bias.then(|| Param::from_tensor(vb.get("bias", [d_out], Init::FanIn)));
+    Linear { weight: Param::from_tensor(weight), bias }
+}
+
+/// Same as [`linear`] for a SALSA-V parameter (created with `init` when the file lacks it).
+pub fn linear_new(vb: &Vars, d_in: usize, d_out: usize, init: Init) -> Linear {
+    let weight = vb.get_new("weight", [d_out, d_in], init).transpose();
+    let bias = Some(Param::from_tensor(vb.get_new("bias", [d_out], init)));
+    Linear { weight: Param::from_tensor(weight), bias }
+}
+
+/// MMAudio's `ChannelLastConv1d` (a "same"-padded `nn.Conv1d` applied to `(B, N, C)`), and
+/// with `kernel == 1` a plain `nn.Linear` (2-D weight key).
+///
+/// The weight is kept as one `(kernel * c_in, c_out)` matrix so that the convolution is a
+/// single matmul over overlapping windows of the padded input (im2col), without ever
+/// transposing the sequence to channel-first.
+#[derive(Module, Debug)]
+pub struct SeqConv {
+    pub weight: Param<Tensor<2>>,
+    pub bias: Option<Param<Tensor<1>>>,
+    pub kernel: usize,
+}
+
+impl SeqConv {
+    pub fn new(vb: &Vars, c_in: usize, c_out: usize, kernel: usize, bias: bool) -> Self {
+        let weight = conv_matrix(vb, c_in, c_out, kernel, None);
+        let bias = bias.then(|| Param::from_tensor(vb.get("bias", [c_out], Init::FanIn)));
+        Self { weight: Param::from_tensor(weight), bias, kernel }
+    }
+
+    /// A SALSA-V convolution with bias, created with `init` when the file lacks it.
+    pub fn new_ext(vb: &Vars, c_in: usize, c_out: usize, kernel: usize, init: Init) -> Self {
+        let weight = conv_matrix(vb, c_in, c_out, kernel, Some(init));
+        let bias = Some(Param::from_tensor(vb.get_new("bias", [c_out], init)));
+        Self { weight: Param::from_tensor(weight), bias, kernel }
+    }
+
+    /// A bias-free SALSA-V convolution stored under `name` next to an MMAudio layer's weight.
+    pub fn new_named(vb: &Vars, name: &str, c_in: usize, c_out: usize, kernel: usize, init: Init) -> Self {
+        Self { weight: Param::from_tensor(conv_matrix_named(vb, name, c_in, c_out, kernel, Some(init))), bias: None, kernel }
+    }
+
+    /// Several bias-free convolutions over the same input fused along the output channels
+    /// (`w1` and `w3` of a SwiGLU): one im2col and one matmul instead of two.
+    fn fused(vb: &Vars, names: &[&str], c_in: usize, c_out: usize, kernel: usize) -> Self {
+        let parts = names.iter().map(|n| conv_matrix(&vb.pp(n), c_in, c_out, kernel, None)).collect();
+        Self { weight: Param::from_tensor(Tensor::cat(parts, 1)), bias: None, kernel }
+    }
+
+    /// `(B, N, c_in) -> (B, N, c_out)`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let x = if self.kernel == 1 { x } else { im2col(x, self.kernel) };
+        let [b, n, k] = x.dims();
+        let w = self.weight.val();
+        let c_out = w.dims()[1];
+        // Fold the batch into the rows: one large matmul.
+        let y = x.reshape([b * n, k]).matmul(w);
+        let y = match &self.bias {
+            Some(bias) => y + bias.val().unsqueeze_dim(0),
+            None => y,
+        };
+        y.reshape([b, n, c_out])
+    }
+}
+
+/// The `weight` key of a convolution (`(out, in, k)`, or `(out, in)` for kernel 1) as the
+/// `(k * in, out)` matrix [`SeqConv`] multiplies with: row `j * in + c` weighs `x[n + j - k/2, c]`.
+/// `new` = `Some(init)` marks a SALSA-V parameter.
+fn conv_matrix(vb: &Vars, c_in: usize, c_out: usize, kernel: usize, new: Option<Init>) -> Tensor<2> {
+    conv_matrix_named(vb, "weight", c_in, c_out, kernel, new)
+}
+
+fn conv_matrix_named(vb: &Vars, name: &str, c_in: usize, c_out: usize, kernel: usize, new: Option<Init>) -> Tensor<2> {
+    let (init, is_new) = (new.unwrap_or(Init::FanIn), new.is_some());
+    if kernel == 1 {
+        vb.fetch(name, [c_out, c_in], init, is_new).transpose()
+    } else {
+        vb.fetch(name, [c_out, c_in, kernel], init, is_new).permute([2, 1, 0]).reshape([kernel * c_in, c_out])
+    }
+}
+
+/// `(B, N, C) -> (B, N, kernel * C)`: row n holds `x[n - pad .. n + pad]` (zero-padded),
+/// flattened time-major, matching [`SeqConv`]'s weight layout.
+fn im2col(x: Tensor<3>, kernel: usize) -> Tensor<3> {
+    let [b, n, c] = x.dims();
+    let pad = kernel / 2;
+    let padded = x.pad([(pad, pad), (0, 0)], burn::tensor::ops::PadMode::Constant(0.0));
+    // unfold -> (B, N, C, k) view; reorder to (B, N, k, C) before flattening.
+    let windows: Tensor<4> = padded.unfold(1, kernel, 1);
+    windows.swap_dims(2, 3).reshape([b, n, kernel * c])
+}
+
+/// MMAudio's `MLP` / `ConvMLP`: SwiGLU `w2(silu(w1 x) * w3 x)`, without biases.
+#[derive(Module, Debug)]
+pub struct SwiGlu {
+    /// `w1` and `w3` side by side.
+    pub w13: SeqConv,
+    pub w2: SeqConv,
+}
+
+impl SwiGlu {
+    pub fn new(vb: &Vars, dim: usize, hidden: usize, kernel: usize) -> Self {
+        Self {
+            w13: SeqConv::fused(vb, &["w1", "w3"], dim, hidden, kernel),
+            w2: SeqConv::new(&vb.pp("w2"), hidden, dim, kernel, false),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let h = self.w13.forward(x);
+        let [gate, up] = h.chunk(2, 2).try_into().expect("two halves");
+        self.w2.forward(silu(gate) * up)
+    }
+}
+
+/// `nn.LayerNorm(dim, elementwise_affine=False)` (eps 1e-5) over the last axis.
+pub fn layer_norm_plain(x: Tensor<3>) -> Tensor<3> {
+    let d = x.dims()[2];
+    let ones = Tensor::ones([d], &x.device());
+    layer_norm(x, ones, None, 1e-5)
+}
+
+/// adaLN modulation: `x * (1 + scale) + shift`.
+pub fn modulate(x: Tensor<3>, shift: Tensor<3>, scale: Tensor<3>) -> Tensor<3> {
+    x * (scale + 1.0) + shift
+}
+
+/// Sinusoidal embedding of a scalar (DiT's `TimestepEmbedder`, as in MMAudio's
+/// `embeddings.py`): `[cos(t f), sin(t f)]` (cos first) through `Linear -> SiLU -> Linear`.
+///
+/// `f_i = 10000 / max_period / 10000^(2i / F)`: v1 uses `F = 256, max_period = 10000`,
+/// v2 `F = hidden, max_period = 1`.
+#[derive(Module, Debug)]
+pub struct TimestepEmbedder {
+    pub fc1: Linear,
+    pub fc2: Linear,
+    #[module(skip)]
+    pub freqs: Vec<f32>,
+}
+
+impl TimestepEmbedder {
+    pub fn new(vb: &Vars, dim: usize, freq_dim: usize, max_period: f64, new: bool) -> Self {
+        let lin = |name: &str, d_in| {
+            if new {
+                // Zero output layer: a new embedding starts out adding nothing.
+                let init = if name == "mlp.2" { Init::Zeros } else { Init::FanIn };
+                linear_new(&vb.pp(name), d_in, dim, init)
+            } else {
+                linear(&vb.pp(name), d_in, dim, true)
+            }
+        };
+        Self { fc1: lin("mlp.0", freq_dim), fc2: lin("mlp.2", dim), freqs: timestep_freqs(freq_dim, max_period) }
+    }
+
+    /// `t: (B,) -> (B, dim)`.
+    pub fn forward(&self, t: &[f32], device: &burn::tensor::Device) -> Tensor<2> {
+        let half = self.freqs.len();
+        let mut emb = Vec::with_capacity(t.len() * 2 * half);
+        for &ti in t {
+            // f32 product as in PyTorch, then a correctly rounded cos / sin.
+            let args: Vec<f32> = self.freqs.iter().map(|&f| ti * f).collect();
+            emb.extend(args.iter().map(|&a| (a as f64).cos() as f32));
+            emb.extend(args.iter().map(|&a| (a as f64).sin() as f32));
+        }
+        let emb = Tensor::from_data(TensorData::new(emb, [t.len(), 2 * half]), device);
+        self.fc2.forward(silu(self.fc1.forward(emb)))
+    }
+}
+
+/// The frequency table exactly as MMAudio builds it in f32.
+fn timestep_freqs(freq_dim: usize, max_period: f64) -> Vec<f32> {
+    let scale = (10000.0 / max_period) as f32;
+    (0..freq_dim)
+        .step_by(2)
+        .map(|i| {
+            let e = i as f32 / freq_dim as f32;
+            let p = 10000f64.powf(e as f64) as f32;
+            scale * (1.0 / p)
+        })
+        .collect()
+}

@@ -1,0 +1,47 @@
+//! The flow network of foley: MMAudio's multimodal diffusion transformer (MM-DiT) in burn,
+//! module for module, loading the official checkpoints under their own keys; SALSA-V's
+//! masked-audio, shortcut and extra audio self-attention extensions as options; and the
+//! samplers (Euler with classifier-free guidance, shortcut).
+//!
+//! ```no_run
+//! use foley_flow::{FlowConfig, FlowNetwork};
+//! use burn::tensor::Device;
+//! # fn main() -> Result<(), foley_flow::FlowError> {
+//! let device = Device::flex();
+//! let config = FlowConfig::released("small_16k")?;
+//! let net = FlowNetwork::load(&config, "mmaudio_small_16k.pth".as_ref(), &device)?;
+//! # Ok(()) }
+//! ```
+
+mod attention;
+mod blocks;
+pub mod conditions;
+pub mod config;
+pub mod io;
+mod layers;
+pub mod network;
+pub mod noise;
+mod rope;
+pub mod sampler;
+pub mod spec;
+pub mod weights;
+
+use std::path::PathBuf;
+
+pub use conditions::Conditions;
+pub use config::{Extensions, FlowConfig};
+pub use network::{AudioPrompt, ExtraInputs, FlowNetwork};
+pub use weights::{KeyReport, StateDict};
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("flow configuration: {0}")]
+    Config(String),
+    #[error("{}: {msg}", path.display())]
+    Read { path: PathBuf, msg: String },
+    #[error("{}: weights do not match the configuration: {report}", path.display())]
+    Keys { path: PathBuf, report: KeyReport },
+    #[error("flow input: {0}")]
+    Input(String),
+}
