@@ -19,6 +19,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
+use foley_media::{Frame, FrameReader, FrameRequest, MediaError, Rational, Resize};
 
 use crate::fetch::{EFFICIENTNET_LITE0, ModelCache};
 
@@ -197,4 +198,28 @@ pub fn normalize_rgb(images: &[&[u8]], size: usize, device: &Device) -> Tensor<4
         }
     }
     Tensor::from_data(TensorData::new(data, [images.len(), 3, size, size]), device)
+}
+
+impl EfficientNetLite0 {
+    /// Pooled features `[n, 1280]` of `INPUT_SIZE`-square RGB frames, `batch` frames per forward
+    /// pass (bounds memory for long videos).
+    pub fn encode_frames(&self, frames: &[Frame], batch: usize, device: &Device) -> Tensor<2> {
+        let chunks: Vec<Tensor<2>> = frames
+            .chunks(batch.max(1))
+            .map(|chunk| {
+                let images: Vec<&[u8]> = chunk.iter().map(|f| f.rgb.as_slice()).collect();
+                self.features(normalize_rgb(&images, INPUT_SIZE, device))
+            })
+            .collect();
+        if chunks.is_empty() { Tensor::zeros([0, FEATURE_DIM], device) } else { Tensor::cat(chunks, 0) }
+    }
+}
+
+/// The semantic frames of a clip as MMAudio samples CLIP frames: `fps` frames per second from
+/// `start` for `duration` seconds, shorter side resized to 224 (bicubic) and centre-cropped.
+pub fn sample_frames(path: &Path, fps: f64, start: f64, duration: Option<f64>) -> Result<Vec<Frame>, MediaError> {
+    let fps = Rational::approximate(fps)
+        .ok_or_else(|| MediaError::InvalidArgument(format!("frame rate {fps} is not a usable rational")))?;
+    let request = FrameRequest { fps, start, duration, resize: Resize::CropSquare(INPUT_SIZE as u32) };
+    FrameReader::open(path, &request)?.collect()
 }
