@@ -136,15 +136,19 @@ impl ClipAudio {
         self.sr16k.len() as f64 / crate::yamnet::YamnetConfig::YAMNET.sample_rate as f64
     }
 
-    /// The same audio delayed by `seconds` (silence in front, same length).
-    pub fn delayed(&self, seconds: f64) -> Self {
-        let delay = |x: &[f32], sr: u32| {
-            let d = ((seconds * sr as f64).round() as usize).min(x.len());
-            let mut y = vec![0f32; d];
-            y.extend_from_slice(&x[..x.len() - d]);
+    /// The same audio circularly delayed by `seconds` (the tail wraps to the front), so timing
+    /// changes while the content stays (zero-padding would add digital silence, which YAMNet
+    /// rightly classifies as a different sound).
+    pub fn shifted(&self, seconds: f64) -> Self {
+        let rotate = |x: &[f32], sr: u32| {
+            let mut y = x.to_vec();
+            if !y.is_empty() {
+                let d = (seconds * sr as f64).round() as usize % y.len();
+                y.rotate_right(d);
+            }
             y
         };
-        Self { sr16k: delay(&self.sr16k, 16_000), sr22k: delay(&self.sr22k, OnsetConfig::LIBROSA.sample_rate) }
+        Self { sr16k: rotate(&self.sr16k, 16_000), sr22k: rotate(&self.sr22k, OnsetConfig::LIBROSA.sample_rate) }
     }
 }
 
@@ -152,7 +156,9 @@ impl ClipAudio {
 #[derive(Debug, Clone)]
 pub struct ClipFeatures {
     pub yamnet: Analysis,
-    /// Mean of the patch logits: the clip's logits for KL and IS.
+    /// The clip's logits for KL and IS: the classifier applied to the mean patch embedding
+    /// (pool features, then classify, as PANNs' clip-level output does; averaging patch logits
+    /// would let a few silent patches with extreme logits dominate).
     pub clip_logits: Vec<f32>,
     pub onsets: Onsets,
     pub duration_s: f64,
@@ -185,6 +191,12 @@ impl Evaluator {
         Self { yamnet, onsets: OnsetDetector::new(OnsetConfig::LIBROSA), options }
     }
 
+    /// Loads YAMNet from `yamnet_dir` on burn's CPU (Flex) backend.
+    pub fn load(yamnet_dir: &Path, precision: crate::yamnet::Precision, options: EvalOptions) -> Result<Self, EvalError> {
+        let device = burn::prelude::Device::flex();
+        Ok(Self::new(Yamnet::load(yamnet_dir, precision, &device)?, options))
+    }
+
     pub fn yamnet(&self) -> &Yamnet {
         &self.yamnet
     }
@@ -196,13 +208,13 @@ impl Evaluator {
     /// YAMNet analysis and onsets of one clip.
     pub fn features(&self, audio: &ClipAudio) -> ClipFeatures {
         let yamnet = self.yamnet.analyze(&audio.sr16k);
-        let classes = self.yamnet.config().num_classes;
-        let mut clip_logits = vec![0f32; classes];
-        for row in &yamnet.logits {
-            for (c, v) in clip_logits.iter_mut().zip(row) {
-                *c += v / yamnet.logits.len() as f32;
+        let mut pooled = vec![0f32; self.yamnet.config().embedding_dim];
+        for row in &yamnet.embeddings {
+            for (c, v) in pooled.iter_mut().zip(row) {
+                *c += v / yamnet.embeddings.len() as f32;
             }
         }
+        let clip_logits = self.yamnet.classify(&pooled);
         ClipFeatures { yamnet, clip_logits, onsets: self.onsets.detect(&audio.sr22k), duration_s: audio.duration_s() }
     }
 

@@ -166,6 +166,12 @@ impl Yamnet {
         }
     }
 
+    /// Classifier logits of one embedding (e.g. a clip's mean patch embedding).
+    pub fn classify(&self, embedding: &[f32]) -> Vec<f32> {
+        let x = Tensor::<2>::from_data(TensorData::new(embedding.to_vec(), [1, embedding.len()]), &self.device);
+        rows(self.network.classify(x)).remove(0)
+    }
+
     /// Splits a 16 kHz waveform into YAMNet's 0.975 s patches every 0.48 s (zero-padded like
     /// YAMNet's `pad_waveform`) and runs them all.
     pub fn analyze(&self, waveform: &[f32]) -> Analysis {
