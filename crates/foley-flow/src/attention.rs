@@ -8,7 +8,7 @@ use burn::tensor::module::attention as sdpa;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::rope::Rope;
-use crate::weights::{Init, Vars};
+use crate::weights::{Init, Vars, contiguous};
 
 /// Queries, keys and values of one stream, each `(B, N, H, d)`.
 pub struct Qkv {
@@ -42,7 +42,7 @@ impl SelfAttention {
             epsilon: f32::EPSILON as f64,
         };
         Self {
-            qkv: Linear { weight: Param::from_tensor(w.transpose()), bias: Some(Param::from_tensor(b)) },
+            qkv: Linear { weight: Param::from_tensor(contiguous(w.transpose())), bias: Some(Param::from_tensor(b)) },
             q_norm: norm("q_norm"),
             k_norm: norm("k_norm"),
             num_heads,

@@ -4,20 +4,20 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::activation::silu;
 use burn::tensor::module::layer_norm;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 
-use crate::weights::{Init, Vars};
+use crate::weights::{Init, Vars, contiguous};
 
 /// `nn.Linear(d_in, d_out)` from PyTorch's `(out, in)` weight.
 pub fn linear(vb: &Vars, d_in: usize, d_out: usize, bias: bool) -> Linear {
-    let weight = vb.get("weight", [d_out, d_in], Init::FanIn).transpose();
+    let weight = contiguous(vb.get("weight", [d_out, d_in], Init::FanIn).transpose());
     let bias = bias.then(|| Param::from_tensor(vb.get("bias", [d_out], Init::FanIn)));
     Linear { weight: Param::from_tensor(weight), bias }
 }
 
 /// Same as [`linear`] for a SALSA-V parameter (created with `init` when the file lacks it).
 pub fn linear_new(vb: &Vars, d_in: usize, d_out: usize, init: Init) -> Linear {
-    let weight = vb.get_new("weight", [d_out, d_in], init).transpose();
+    let weight = contiguous(vb.get_new("weight", [d_out, d_in], init).transpose());
     let bias = Some(Param::from_tensor(vb.get_new("bias", [d_out], init)));
     Linear { weight: Param::from_tensor(weight), bias }
 }
@@ -54,27 +54,33 @@ impl SeqConv {
         Self { weight: Param::from_tensor(conv_matrix_named(vb, name, c_in, c_out, kernel, Some(init))), bias: None, kernel }
     }
 
-    /// Several bias-free convolutions over the same input fused along the output channels
-    /// (`w1` and `w3` of a SwiGLU): one im2col and one matmul instead of two.
-    fn fused(vb: &Vars, names: &[&str], c_in: usize, c_out: usize, kernel: usize) -> Self {
-        let parts = names.iter().map(|n| conv_matrix(&vb.pp(n), c_in, c_out, kernel, None)).collect();
-        Self { weight: Param::from_tensor(Tensor::cat(parts, 1)), bias: None, kernel }
-    }
-
     /// `(B, N, c_in) -> (B, N, c_out)`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = if self.kernel == 1 { x } else { im2col(x, self.kernel) };
-        let [b, n, k] = x.dims();
+        let [b, n, c_in] = x.dims();
         let w = self.weight.val();
         let c_out = w.dims()[1];
-        // Fold the batch into the rows: one large matmul.
-        let y = x.reshape([b * n, k]).matmul(w);
-        let y = match &self.bias {
-            Some(bias) => y + bias.val().unsqueeze_dim(0),
-            None => y,
+        let y = if self.kernel == 1 {
+            // Fold the batch into the rows: one large matmul.
+            x.reshape([b * n, c_in]).matmul(w).reshape([b, n, c_out])
+        } else {
+            windows(x, self.kernel).matmul(w.unsqueeze_dim(0))
         };
-        y.reshape([b, n, c_out])
+        match &self.bias {
+            Some(bias) => y + bias.val().unsqueeze_dim::<2>(0).unsqueeze_dim(0),
+            None => y,
+        }
     }
+}
+
+/// im2col without a copy: `(B, N, C) -> (B, N, kernel * C)` where row `n` is the zero-padded
+/// input `x[n - k/2 ..= n + k/2]` flattened time-major. On the padded, flattened sequence the
+/// rows are overlapping windows of `kernel * C` values at a stride of `C`, i.e. a strided view
+/// (`unfold`) that the matmul reads in place.
+fn windows(x: Tensor<3>, kernel: usize) -> Tensor<3> {
+    let [b, n, c] = x.dims();
+    let pad = kernel / 2;
+    let padded = x.pad([(pad, pad), (0, 0)], burn::tensor::ops::PadMode::Constant(0.0));
+    padded.reshape([b, (n + 2 * pad) * c]).unfold(1, kernel * c, c)
 }
 
 /// The `weight` key of a convolution (`(out, in, k)`, or `(out, in)` for kernel 1) as the
@@ -87,43 +93,34 @@ fn conv_matrix(vb: &Vars, c_in: usize, c_out: usize, kernel: usize, new: Option<
 fn conv_matrix_named(vb: &Vars, name: &str, c_in: usize, c_out: usize, kernel: usize, new: Option<Init>) -> Tensor<2> {
     let (init, is_new) = (new.unwrap_or(Init::FanIn), new.is_some());
     if kernel == 1 {
-        vb.fetch(name, [c_out, c_in], init, is_new).transpose()
+        contiguous(vb.fetch(name, [c_out, c_in], init, is_new).transpose())
     } else {
         vb.fetch(name, [c_out, c_in, kernel], init, is_new).permute([2, 1, 0]).reshape([kernel * c_in, c_out])
     }
 }
 
-/// `(B, N, C) -> (B, N, kernel * C)`: row n holds `x[n - pad .. n + pad]` (zero-padded),
-/// flattened time-major, matching [`SeqConv`]'s weight layout.
-fn im2col(x: Tensor<3>, kernel: usize) -> Tensor<3> {
-    let [b, n, c] = x.dims();
-    let pad = kernel / 2;
-    let padded = x.pad([(pad, pad), (0, 0)], burn::tensor::ops::PadMode::Constant(0.0));
-    // unfold -> (B, N, C, k) view; reorder to (B, N, k, C) before flattening.
-    let windows: Tensor<4> = padded.unfold(1, kernel, 1);
-    windows.swap_dims(2, 3).reshape([b, n, kernel * c])
-}
-
 /// MMAudio's `MLP` / `ConvMLP`: SwiGLU `w2(silu(w1 x) * w3 x)`, without biases.
+/// (`w1` and `w3` stay separate matmuls: their outputs are then contiguous, which makes the
+/// element-wise gate much cheaper than splitting one fused product.)
 #[derive(Module, Debug)]
 pub struct SwiGlu {
-    /// `w1` and `w3` side by side.
-    pub w13: SeqConv,
+    pub w1: SeqConv,
     pub w2: SeqConv,
+    pub w3: SeqConv,
 }
 
 impl SwiGlu {
     pub fn new(vb: &Vars, dim: usize, hidden: usize, kernel: usize) -> Self {
         Self {
-            w13: SeqConv::fused(vb, &["w1", "w3"], dim, hidden, kernel),
+            w1: SeqConv::new(&vb.pp("w1"), dim, hidden, kernel, false),
             w2: SeqConv::new(&vb.pp("w2"), hidden, dim, kernel, false),
+            w3: SeqConv::new(&vb.pp("w3"), dim, hidden, kernel, false),
         }
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let h = self.w13.forward(x);
-        let [gate, up] = h.chunk(2, 2).try_into().expect("two halves");
-        self.w2.forward(silu(gate) * up)
+        let gate = silu(self.w1.forward(x.clone()));
+        self.w2.forward(gate * self.w3.forward(x))
     }
 }
 
@@ -131,7 +128,12 @@ impl SwiGlu {
 pub fn layer_norm_plain(x: Tensor<3>) -> Tensor<3> {
     let d = x.dims()[2];
     let ones = Tensor::ones([d], &x.device());
-    layer_norm(x, ones, None, 1e-5)
+    let dtype = x.dtype();
+    if dtype == DType::F32 {
+        layer_norm(x, ones, None, 1e-5)
+    } else {
+        layer_norm(x.cast(DType::F32), ones, None, 1e-5).cast(dtype)
+    }
 }
 
 /// adaLN modulation: `x * (1 + scale) + shift`.
@@ -176,7 +178,7 @@ impl TimestepEmbedder {
             emb.extend(args.iter().map(|&a| (a as f64).cos() as f32));
             emb.extend(args.iter().map(|&a| (a as f64).sin() as f32));
         }
-        let emb = Tensor::from_data(TensorData::new(emb, [t.len(), 2 * half]), device);
+        let emb = Tensor::<2>::from_data(TensorData::new(emb, [t.len(), 2 * half]), device).cast(self.fc1.weight.val().dtype());
         self.fc2.forward(silu(self.fc1.forward(emb)))
     }
 }

@@ -14,6 +14,7 @@
 //! ```
 
 mod attention;
+pub mod bench;
 mod blocks;
 pub mod conditions;
 pub mod config;
@@ -28,6 +29,8 @@ pub mod weights;
 
 use std::path::PathBuf;
 
+/// burn's device and float types, re-exported for callers that do not depend on burn.
+pub use burn::tensor::{DType, Device};
 pub use conditions::Conditions;
 pub use config::{Extensions, FlowConfig};
 pub use network::{AudioPrompt, ExtraInputs, FlowNetwork};

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use burn::module::{Module, Param};
+use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::Linear;
 use burn::tensor::activation::{selu, silu};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use crate::FlowError;
 use crate::blocks::{FinalBlock, JointBlock, SingleBlock, Streams};
@@ -204,6 +204,28 @@ impl FlowNetwork {
         self.latent_mean.device()
     }
 
+    /// Float type of the weights.
+    pub fn dtype(&self) -> DType {
+        self.latent_mean.dtype()
+    }
+
+    /// The network with every weight in `dtype` (bf16 / f16 inference). RoPE, LayerNorm and the
+    /// sinusoidal embeddings still compute in f32, as under PyTorch autocast.
+    pub fn cast(self, dtype: DType) -> Self {
+        struct Cast(DType);
+        impl ModuleMapper for Cast {
+            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                let dtype = self.0;
+                param.map(|t| t.cast(dtype))
+            }
+        }
+        let mut net = self.map(&mut Cast(dtype));
+        net.latent_mean = net.latent_mean.cast(dtype);
+        net.latent_std = net.latent_std.cast(dtype);
+        net.empty_string_feat = net.empty_string_feat.cast(dtype);
+        net
+    }
+
     /// Everything that does not depend on the latent or the time step, computed once and
     /// reused over sampling steps. `clip_f (B, Nc, clip_dim)`, `sync_f (B, Ns, sync_dim)`,
     /// `text_f (B, Nt, text_dim)`.
@@ -284,11 +306,11 @@ impl FlowNetwork {
             let channels = match prompt {
                 Some(p) => {
                     check_shape("known latents", &p.known.dims(), [Some(b), Some(n), Some(lat)])?;
-                    let mask: Tensor<3> = p.mask.clone().unsqueeze_dim(2);
+                    let mask: Tensor<3> = p.mask.clone().cast(latent.dtype()).unsqueeze_dim(2);
                     check_shape("audio mask", &mask.dims(), [Some(b), Some(n), Some(1)])?;
-                    Tensor::cat(vec![p.known.clone() * mask.clone(), mask], 2)
+                    Tensor::cat(vec![p.known.clone().cast(latent.dtype()) * mask.clone(), mask], 2)
                 }
-                None => Tensor::zeros([b, n, lat + 1], &latent.device()),
+                None => Tensor::<3>::zeros([b, n, lat + 1], &latent.device()).cast(latent.dtype()),
             };
             h = h + cond.forward(channels);
         } else if prompt.is_some() {

@@ -4,7 +4,7 @@
 //! The audio latents use `scale = 1`; the CLIP frames `scale = latent_len / clip_len`, which
 //! puts both streams on one time axis.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 
 /// Rotation tables for one sequence, built once per sequence length and kept in f32.
 #[derive(Debug, Clone)]
@@ -45,6 +45,10 @@ impl Rope {
 
     /// Rotate `x: (B, N, H, d)`: `out_2i = x_2i cos - x_2i+1 sin`, `out_2i+1 = x_2i sin + x_2i+1 cos`.
     pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        let dtype = x.dtype();
+        if dtype != DType::F32 {
+            return self.apply(x.cast(DType::F32)).cast(dtype);
+        }
         let [b, n, h, d] = x.dims();
         let swapped = x.clone().reshape([b, n, h, d / 2, 2]).flip([4]).reshape([b, n, h, d]);
         x * self.cos.clone() + swapped * self.sin.clone()

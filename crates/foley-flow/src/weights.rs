@@ -257,6 +257,13 @@ impl Vars {
     }
 }
 
+/// A row-major copy of a (possibly strided) tensor, so that weights transposed or reordered at
+/// load time are not re-laid-out by every matmul that reads them.
+pub fn contiguous<const D: usize>(t: Tensor<D>) -> Tensor<D> {
+    let device = t.device();
+    Tensor::from_data(t.into_data(), &device)
+}
+
 fn fill(init: Init, shape: &[usize], n: usize, rng: &mut SplitMix64) -> Vec<f32> {
     match init {
         Init::Zeros => vec![0.0; n],
