@@ -9,7 +9,8 @@
 //! Per item `j` of a shard: `j.semantic` `[clip_seq_len, 1280]` (EfficientNet-Lite0 at 8 fps,
 //! the last frame repeated if the video is shorter), `j.mel` `[n_mels, n_frames]` (the audio's
 //! log-mel, the generator's target before its VAE; absent for silent videos), and when the item
-//! has text, `j.text_tokens` `[len, 384]` and `j.text_embedding` `[384]` (MiniLM).
+//! has text, `j.text_tokens` `[len, 384]` and `j.text_embedding` `[384]` (MiniLM); with a trained
+//! sync backbone, `j.sync` `[sync_seq_len, dim]` (24 tokens/s from 25 fps frames).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,13 +18,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 use burn::prelude::*;
 use foley_dsp::MelSpectrogram;
-use foley_media::MediaError;
+use foley_media::{FrameReader, FrameRequest, MediaError, Rational, Resize};
 use foley_seq::SequenceConfig;
 use safetensors::{Dtype, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::bert::MiniLm;
 use crate::efficientnet::{self, EfficientNetLite0};
+use crate::sync::{SyncConfig, SyncModel, frame_input};
 
 /// Video file extensions picked up from a folder.
 pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mkv", "webm", "avi", "mov", "m4v"];
@@ -165,6 +167,8 @@ pub fn is_complete(chunk: &Chunk) -> bool {
 pub struct Extractor {
     pub frames: EfficientNetLite0,
     pub text: MiniLm,
+    /// The trained sync backbone, when sync features are wanted.
+    pub sync: Option<(SyncModel, SyncConfig)>,
     pub device: Device,
 }
 
@@ -183,6 +187,17 @@ fn tensor_values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
 }
 
 impl Extractor {
+    /// Both encoders from the model cache, on the CPU (burn's Flex backend).
+    pub fn from_cache(cache: &crate::ModelCache) -> Result<Self> {
+        let device = Device::flex();
+        Ok(Self {
+            frames: EfficientNetLite0::from_cache(cache, &device)?,
+            text: MiniLm::from_cache(cache, &device)?,
+            sync: None,
+            device,
+        })
+    }
+
     /// Features of one item, named `j.<kind>`.
     fn extract_item(&self, j: usize, item: &Item, options: &ExtractOptions) -> Result<(Vec<Named>, ItemRecord)> {
         let info = foley_media::probe(&item.video)?;
@@ -199,6 +214,25 @@ impl Extractor {
         }
         let features = self.frames.encode_frames(&frames, options.batch, &self.device);
         out.push(named(format!("{j}.semantic"), vec![n, efficientnet::FEATURE_DIM], &tensor_values(features)?));
+
+        if let Some((model, config)) = &self.sync {
+            // Synchformer's frames: 25 fps, enough for every segment, last frame repeated.
+            let needed = if seq.sync_num_segments() == 0 { 0 } else { (seq.sync_num_segments() - 1) * seq.sync_step_size + seq.sync_num_frames_per_segment };
+            let request = FrameRequest {
+                fps: Rational::approximate(seq.sync_frame_rate).context("sync frame rate")?,
+                start: 0.0,
+                duration: Some(needed.max(1) as f64 / seq.sync_frame_rate),
+                resize: Resize::CropSquare(config.frame_size as u32),
+            };
+            let mut frames = FrameReader::open(&item.video, &request)?.collect::<Result<Vec<_>, _>>()?;
+            while frames.len() < needed {
+                frames.push(frames.last().cloned().context("no frames")?);
+            }
+            let rgb: Vec<&[u8]> = frames.iter().map(|f| f.rgb.as_slice()).collect();
+            let tokens = model.clip_tokens(frame_input(&rgb, config.frame_size, &self.device), &seq);
+            let [n, d] = tokens.dims();
+            out.push(named(format!("{j}.sync"), vec![n, d], &tensor_values(tokens)?));
+        }
 
         let has_audio = match foley_media::decode_audio(&item.video, seq.sample_rate()) {
             Ok(mut wave) => {
@@ -248,6 +282,12 @@ impl Extractor {
         let tmp = tempfile::Builder::new().prefix(".shard-").suffix(".tmp").tempfile_in(dir)?;
         safetensors::serialize_to_file(views, Some(metadata), tmp.path())
             .with_context(|| format!("writing {}", chunk.path.display()))?;
+        // Temporary files are private; a shard is an ordinary output file.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
+        }
         tmp.persist(&chunk.path).with_context(|| format!("writing {}", chunk.path.display()))?;
         Ok(())
     }

@@ -5,10 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use burn::prelude::*;
 use common::cache;
-use foley_encoders::bert::MiniLm;
-use foley_encoders::efficientnet::EfficientNetLite0;
 use foley_encoders::extract::{ExtractOptions, Extractor, ItemRecord, ShardSpec, is_complete, items_from_manifest, plan};
 use foley_seq::SequenceConfig;
 use safetensors::SafeTensors;
@@ -45,12 +42,7 @@ fn writes_resumable_shards() {
     assert_eq!(chunks.len(), 2);
     assert!(chunks.iter().all(|c| !is_complete(c)));
 
-    let device = Device::flex();
-    let extractor = Extractor {
-        frames: EfficientNetLite0::from_cache(&cache(), &device).unwrap(),
-        text: MiniLm::from_cache(&cache(), &device).unwrap(),
-        device,
-    };
+    let extractor = Extractor::from_cache(&cache()).unwrap();
     let mut seen = 0;
     for chunk in &chunks {
         extractor.write_chunk(chunk, &opts, &mut |_| seen += 1).unwrap();
@@ -88,12 +80,7 @@ fn shards_split_the_items_and_bad_input_names_the_file() {
     assert_eq!(ids(&second), ["b", "missing"]);
     assert!("2/2".parse::<ShardSpec>().is_err() && "x".parse::<ShardSpec>().is_err());
 
-    let device = Device::flex();
-    let extractor = Extractor {
-        frames: EfficientNetLite0::from_cache(&cache(), &device).unwrap(),
-        text: MiniLm::from_cache(&cache(), &device).unwrap(),
-        device,
-    };
+    let extractor = Extractor::from_cache(&cache()).unwrap();
     let err = extractor.write_chunk(&second[1], &options("1/2".parse().unwrap()), &mut |_| {}).unwrap_err();
     assert!(format!("{err:#}").contains("missing.mp4"), "{err:#}");
     assert!(!second[1].path.exists(), "no partial shard");

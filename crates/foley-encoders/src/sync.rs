@@ -1,0 +1,319 @@
+//! The synchronization backbone (SALSA-V's role for Synchformer): a small video encoder over
+//! 25 fps frames at reduced resolution and an audio encoder over the matching mel frames, trained
+//! from scratch with InfoNCE (see [`crate::sync_train`]) so that a window of video and the audio
+//! of the same time range embed together.
+//!
+//! Geometry: a window is 16 video frames (0.64 s at 25 fps) and the 64 mel frames of the same
+//! range (hop 10 ms, so one video frame = 4 mel frames and a 40 ms shift is a whole number of
+//! frames on both sides). Both encoders emit 8 time-aligned tokens per window; over a clip the
+//! video tokens are taken in Synchformer's segments (16 frames, stride 8), 24 tokens per second,
+//! exactly `SequenceConfig::sync_seq_len()` of them: that is the generator's sync condition.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use burn::module::Module;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::gelu;
+use foley_seq::{LogBase, MelConfig, SequenceConfig};
+use serde::{Deserialize, Serialize};
+
+/// The sync encoder's own mel geometry: 16 kHz, 10 ms hop, 64 Slaney mels, log10.
+pub const SYNC_MEL: MelConfig = MelConfig {
+    sample_rate: 16_000,
+    n_fft: 512,
+    hop: 160,
+    win_length: 512,
+    n_mels: 64,
+    f_min: 0.0,
+    f_max: 8_000.0,
+    log_base: LogBase::Ten,
+    clamp_min: 1e-5,
+};
+
+/// Hyper-parameters of the sync backbone.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SyncConfig {
+    /// Frames are `frame_size x frame_size` RGB (plus their difference to the previous frame).
+    pub frame_size: usize,
+    /// Video frames per window (Synchformer's segment).
+    pub window_frames: usize,
+    /// Mel frames per video frame (25 fps video, 100 fps mel).
+    pub mels_per_frame: usize,
+    /// Tokens per window on both sides.
+    pub tokens_per_window: usize,
+    /// Token width.
+    pub dim: usize,
+    /// Width of the contrastive embedding.
+    pub embed_dim: usize,
+    /// Residual temporal blocks on each side.
+    pub depth: usize,
+    /// InfoNCE temperature.
+    pub temperature: f64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            frame_size: 32,
+            window_frames: 16,
+            mels_per_frame: 4,
+            tokens_per_window: 8,
+            dim: 128,
+            embed_dim: 128,
+            depth: 2,
+            temperature: 0.1,
+        }
+    }
+}
+
+impl SyncConfig {
+    /// Input channels of a frame: RGB and RGB minus the previous frame (motion).
+    pub const FRAME_CHANNELS: usize = 6;
+
+    /// Mel frames per window.
+    pub fn window_mels(&self) -> usize {
+        self.window_frames * self.mels_per_frame
+    }
+}
+
+/// Residual temporal block on `[b, c, t]`: LayerNorm over channels, conv k3, GELU.
+#[derive(Module, Debug)]
+pub struct TemporalBlock {
+    norm: LayerNorm,
+    conv: Conv1d,
+}
+
+impl TemporalBlock {
+    fn new(dim: usize, device: &Device) -> Self {
+        Self {
+            norm: LayerNormConfig::new(dim).init(device),
+            conv: Conv1dConfig::new(dim, dim, 3).with_padding(PaddingConfig1d::Same).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let h = self.norm.forward(x.clone().swap_dims(1, 2)).swap_dims(1, 2);
+        x + gelu(self.conv.forward(h))
+    }
+}
+
+/// Per-frame CNN: four stride-2 3x3 convolutions, then a linear map of the 4x4 grid to `dim`
+/// (keeping where things are, which is what motion and contact show up in).
+#[derive(Module, Debug)]
+pub struct FrameStem {
+    convs: Vec<Conv2d>,
+    proj: Linear,
+}
+
+impl FrameStem {
+    fn new(config: &SyncConfig, device: &Device) -> Self {
+        let widths = [SyncConfig::FRAME_CHANNELS, 24, 48, 64, 64];
+        let convs = widths
+            .windows(2)
+            .map(|w| {
+                Conv2dConfig::new([w[0], w[1]], [3, 3])
+                    .with_stride([2, 2])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .init(device)
+            })
+            .collect();
+        let grid = config.frame_size / 16;
+        Self { convs, proj: LinearConfig::new(64 * grid * grid, config.dim).init(device) }
+    }
+
+    /// `[n, 6, s, s]` -> `[n, dim]`.
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = x;
+        for conv in &self.convs {
+            x = gelu(conv.forward(x));
+        }
+        self.proj.forward(x.flatten(1, 3))
+    }
+}
+
+/// Video side: frame stem, temporal blocks at 25 fps, stride-2 patching to tokens.
+#[derive(Module, Debug)]
+pub struct VideoEncoder {
+    stem: FrameStem,
+    blocks: Vec<TemporalBlock>,
+    down: Conv1d,
+    norm: LayerNorm,
+}
+
+impl VideoEncoder {
+    fn new(config: &SyncConfig, device: &Device) -> Self {
+        let stride = config.window_frames / config.tokens_per_window;
+        Self {
+            stem: FrameStem::new(config, device),
+            blocks: (0..config.depth).map(|_| TemporalBlock::new(config.dim, device)).collect(),
+            down: Conv1dConfig::new(config.dim, config.dim, stride).with_stride(stride).init(device),
+            norm: LayerNormConfig::new(config.dim).init(device),
+        }
+    }
+
+    /// `[b, t, 6, s, s]` -> tokens `[b, t / 2, dim]`.
+    pub fn forward(&self, frames: Tensor<5>) -> Tensor<3> {
+        let [b, t, c, h, w] = frames.dims();
+        let x = self.stem.forward(frames.reshape([b * t, c, h, w]));
+        let [_, d] = x.dims();
+        let mut x = x.reshape([b, t, d]).swap_dims(1, 2);
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        self.norm.forward(self.down.forward(x).swap_dims(1, 2))
+    }
+}
+
+/// Audio side: mel bands as channels, conv, temporal blocks at 100 fps, stride-8 patching.
+#[derive(Module, Debug)]
+pub struct AudioEncoder {
+    input: Conv1d,
+    blocks: Vec<TemporalBlock>,
+    down: Conv1d,
+    norm: LayerNorm,
+}
+
+impl AudioEncoder {
+    fn new(config: &SyncConfig, device: &Device) -> Self {
+        let stride = config.window_mels() / config.tokens_per_window;
+        Self {
+            input: Conv1dConfig::new(SYNC_MEL.n_mels, config.dim, 5).with_padding(PaddingConfig1d::Same).init(device),
+            blocks: (0..config.depth).map(|_| TemporalBlock::new(config.dim, device)).collect(),
+            down: Conv1dConfig::new(config.dim, config.dim, stride).with_stride(stride).init(device),
+            norm: LayerNormConfig::new(config.dim).init(device),
+        }
+    }
+
+    /// Log-mel `[b, n_mels, m]` -> tokens `[b, m / 8, dim]`.
+    pub fn forward(&self, mel: Tensor<3>) -> Tensor<3> {
+        let mut x = gelu(self.input.forward(mel));
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        self.norm.forward(self.down.forward(x).swap_dims(1, 2))
+    }
+}
+
+/// Both encoders and their contrastive heads.
+#[derive(Module, Debug)]
+pub struct SyncModel {
+    pub video: VideoEncoder,
+    pub audio: AudioEncoder,
+    video_head: Linear,
+    audio_head: Linear,
+    /// Batch-normalized heads: removing the shared component of the embeddings is what lets
+    /// InfoNCE start from scratch (untrained windows embed with cosines of 0.9999).
+    video_head_norm: BatchNorm,
+    audio_head_norm: BatchNorm,
+    dim: usize,
+}
+
+/// L2-normalize the rows of `[n, d]`.
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-6);
+    x.div(norm)
+}
+
+impl SyncModel {
+    pub fn new(config: &SyncConfig, device: &Device) -> Self {
+        Self {
+            video: VideoEncoder::new(config, device),
+            audio: AudioEncoder::new(config, device),
+            video_head: LinearConfig::new(config.dim, config.embed_dim).init(device),
+            audio_head: LinearConfig::new(config.dim, config.embed_dim).init(device),
+            video_head_norm: BatchNormConfig::new(config.embed_dim).init(device),
+            audio_head_norm: BatchNormConfig::new(config.embed_dim).init(device),
+            dim: config.dim,
+        }
+    }
+
+    /// Unit-norm window embedding `[b, e]` from video tokens `[b, k, dim]`.
+    pub fn embed_video(&self, tokens: Tensor<3>) -> Tensor<2> {
+        l2_normalize(self.video_head_norm.forward(self.video_head.forward(tokens.mean_dim(1).squeeze_dim(1))))
+    }
+
+    /// Unit-norm window embedding `[b, e]` from audio tokens `[b, k, dim]`.
+    pub fn embed_audio(&self, tokens: Tensor<3>) -> Tensor<2> {
+        l2_normalize(self.audio_head_norm.forward(self.audio_head.forward(tokens.mean_dim(1).squeeze_dim(1))))
+    }
+
+    /// The generator's sync condition for a clip: `frames` is `[t, 6, s, s]` at 25 fps (see
+    /// [`frame_input`]); returns `[seq.sync_seq_len(), dim]`, 8 tokens per 16-frame segment
+    /// with stride 8, as Synchformer lays them out.
+    pub fn clip_tokens(&self, frames: Tensor<4>, seq: &SequenceConfig) -> Tensor<2> {
+        let segments = seq.sync_num_segments();
+        let (per, step) = (seq.sync_num_frames_per_segment, seq.sync_step_size);
+        let t = frames.dims()[0];
+        assert!(segments == 0 || (segments - 1) * step + per <= t, "{t} frames do not cover {segments} segments");
+        if segments == 0 {
+            return Tensor::zeros([0, self.dim], &frames.device());
+        }
+        let windows: Vec<Tensor<4>> = (0..segments).map(|s| frames.clone().narrow(0, s * step, per)).collect();
+        let tokens = self.video.forward(Tensor::stack(windows, 0));
+        let [_, k, d] = tokens.dims();
+        tokens.reshape([segments * k, d])
+    }
+}
+
+/// Scale of the frame-difference channels.
+const MOTION_GAIN: f32 = 4.0;
+
+impl SyncModel {
+    /// Save the weights as safetensors at `path` and the config next to it (`<path>.json`).
+    pub fn save(&self, config: &SyncConfig, path: &Path) -> anyhow::Result<()> {
+        let mut store = SafetensorsStore::from_file(path);
+        self.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving sync model to {}: {e}", path.display()))?;
+        std::fs::write(config_path(path), serde_json::to_string_pretty(config)?)
+            .with_context(|| format!("writing {}", config_path(path).display()))?;
+        Ok(())
+    }
+
+    /// Load a model saved by [`SyncModel::save`], in inference mode.
+    pub fn load(path: &Path, device: &Device) -> anyhow::Result<(Self, SyncConfig)> {
+        let json = config_path(path);
+        let config: SyncConfig = serde_json::from_slice(&std::fs::read(&json).with_context(|| format!("reading {}", json.display()))?)
+            .with_context(|| format!("parsing {}", json.display()))?;
+        let mut model = Self::new(&config, device);
+        let mut store = SafetensorsStore::from_file(path);
+        model.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading sync model from {}: {e}", path.display()))?;
+        Ok((model.valid(), config))
+    }
+}
+
+fn config_path(weights: &Path) -> PathBuf {
+    let mut name = weights.as_os_str().to_owned();
+    name.push(".json");
+    PathBuf::from(name)
+}
+
+/// Pack RGB8 frames (`size x size`, 25 fps, consecutive) as the video encoder's input
+/// `[t, 6, size, size]`: RGB in [-1, 1] and 4x the difference to the previous frame (0 for the first).
+pub fn frame_input(frames: &[&[u8]], size: usize, device: &Device) -> Tensor<4> {
+    let data = pack_frames(frames, None, size);
+    Tensor::from_data(TensorData::new(data, [frames.len(), 6, size, size]), device)
+}
+
+/// `[t, 6, size, size]` values of consecutive RGB8 frames; `prev` is the frame before the first
+/// (the first frame's difference is 0 without it).
+pub(crate) fn pack_frames(frames: &[&[u8]], prev: Option<&[u8]>, size: usize) -> Vec<f32> {
+    let plane = size * size;
+    let mut data = vec![0f32; frames.len() * 6 * plane];
+    for (k, frame) in frames.iter().enumerate() {
+        assert_eq!(frame.len(), 3 * plane, "expected {size}x{size} RGB8 frames");
+        let before = if k > 0 { frames[k - 1] } else { prev.unwrap_or(frame) };
+        let out = &mut data[k * 6 * plane..(k + 1) * 6 * plane];
+        for p in 0..plane {
+            for c in 0..3 {
+                let v = frame[3 * p + c] as f32 / 255.0;
+                out[c * plane + p] = 2.0 * v - 1.0;
+                // Frame differences are small and sparse; amplify them to the scale of the pixels.
+                out[(3 + c) * plane + p] = MOTION_GAIN * (v - before[3 * p + c] as f32 / 255.0);
+            }
+        }
+    }
+    data
+}
