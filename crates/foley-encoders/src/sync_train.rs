@@ -300,6 +300,42 @@ pub fn offset_eval(model: &SyncModel, clips: &[SyncClip], config: &SyncConfig, m
     OffsetEval { accuracy: correct as f64 / n, mean_abs_offset: total_error / n, clips: used }
 }
 
+/// The same offset evaluation scored by VAMA alone: for every shift, the hidden audio tokens
+/// (a fixed mask per video window, `mask_ratio` of them) are reconstructed from the video window
+/// and the visible shifted audio; the shift with the lowest reconstruction error wins.
+pub fn vama_offset_eval(stack: &SyncStack, clips: &[SyncClip], config: &SyncConfig, max_shift_frames: usize, mask_ratio: f64, device: &Device) -> OffsetEval {
+    let stack = stack.valid();
+    let (w, m) = (config.window_frames, max_shift_frames as i64);
+    let mut rng = SplitMix::new(0);
+    let (mut correct, mut total_error, mut used) = (0, 0.0, 0);
+    for clip in clips {
+        let t = clip.num_frames;
+        if t < w + 2 * max_shift_frames + 1 {
+            continue;
+        }
+        let mut scores = vec![0f32; (2 * m + 1) as usize];
+        for s in (max_shift_frames..=t - w - max_shift_frames).step_by(w / 2) {
+            let video: Vec<(&SyncClip, usize)> = (-m..=m).map(|_| (clip, s)).collect();
+            let audio: Vec<(&SyncClip, usize)> = (-m..=m).map(|d| (clip, (s as i64 + d) as usize)).collect();
+            let one = random_mask(1, config.tokens_per_window, mask_ratio, &mut rng, device);
+            let mask = one.repeat_dim(0, video.len());
+            let errors = stack.vama.window_errors(&stack.sync, video_batch(&video, config, device), audio_batch(&audio, config, device), mask);
+            let errors: Vec<f32> = errors.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+            for (score, e) in scores.iter_mut().zip(errors) {
+                *score -= e;
+            }
+        }
+        let best = (-m..=m)
+            .max_by(|x, y| scores[(x + m) as usize].total_cmp(&scores[(y + m) as usize]).then(y.abs().cmp(&x.abs())))
+            .unwrap_or(0);
+        correct += (best == 0) as usize;
+        total_error += best.unsigned_abs() as f64 * FRAME_SECONDS;
+        used += 1;
+    }
+    let n = used.max(1) as f64;
+    OffsetEval { accuracy: correct as f64 / n, mean_abs_offset: total_error / n, clips: used }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

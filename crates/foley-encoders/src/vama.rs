@@ -78,11 +78,24 @@ impl Vama {
 
     /// Mean squared error over the hidden tokens only (MAE's objective).
     pub fn loss(&self, sync: &SyncModel, frames: Tensor<5>, mel: Tensor<3>, mask: Tensor<2>) -> Tensor<1> {
-        let target = mel_patches(mel.clone(), mask.dims()[1]);
-        let prediction = self.reconstruct(sync, frames, mel, mask.clone());
-        let per_token = (prediction - target).powf_scalar(2.0).mean_dim(2).squeeze_dim::<2>(2);
+        let per_token = self.token_errors(sync, frames, mel, mask.clone());
         let hidden = mask.clone().sum().clamp_min(1.0);
         (per_token * mask).sum().div(hidden)
+    }
+
+    /// Reconstruction error of each window `[b]`, averaged over its hidden tokens: low when the
+    /// video explains the hidden audio, which makes VAMA usable as an alignment score.
+    pub fn window_errors(&self, sync: &SyncModel, frames: Tensor<5>, mel: Tensor<3>, mask: Tensor<2>) -> Tensor<1> {
+        let per_token = self.token_errors(sync, frames, mel, mask.clone());
+        let hidden = mask.clone().sum_dim(1).clamp_min(1.0);
+        (per_token * mask).sum_dim(1).div(hidden).squeeze_dim(1)
+    }
+
+    /// Squared error per token `[b, k]`.
+    fn token_errors(&self, sync: &SyncModel, frames: Tensor<5>, mel: Tensor<3>, mask: Tensor<2>) -> Tensor<2> {
+        let target = mel_patches(mel.clone(), mask.dims()[1]);
+        let prediction = self.reconstruct(sync, frames, mel, mask);
+        (prediction - target).powf_scalar(2.0).mean_dim(2).squeeze_dim::<2>(2)
     }
 
     /// Mel frames per token.
