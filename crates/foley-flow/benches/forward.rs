@@ -21,12 +21,14 @@ fn main() {
     };
     let r = run(&spec, &Device::flex(), &mut |what| eprintln!("{what}")).expect("bench");
     println!(
-        "{name} {duration}s batch {} {:?}: {:.1}M params, forward {:.3} s, predict_flow {:.3} s, sampling {:?} s, peak RSS {:?} MiB",
+        "{name} {duration}s batch {} {:?}: {:.1}M params, forward median {:.3} s (min {:.3}), predict_flow median {:.3} s (min {:.3}), sampling {:?} s, peak RSS {:?} MiB",
         spec.batch,
         spec.dtype,
         r.params as f64 / 1e6,
-        r.forward_s,
-        r.predict_flow_s,
+        r.forward_s.0,
+        r.forward_s.1,
+        r.predict_flow_s.0,
+        r.predict_flow_s.1,
         r.sample_s,
         r.peak_rss_mib.map(|m| m.round())
     );

@@ -23,10 +23,11 @@ pub struct BenchSpec {
 #[derive(Debug, Clone)]
 pub struct BenchResult {
     pub params: usize,
-    /// Median seconds of `forward` (conditions preprocessed inside, as MMAudio's `forward`).
-    pub forward_s: f64,
-    /// Median seconds of `predict_flow` alone (conditions preprocessed once).
-    pub predict_flow_s: f64,
+    /// (median, fastest) seconds of `forward` (conditions preprocessed inside, as MMAudio's
+    /// `forward`). The fastest run is the least disturbed by other processes.
+    pub forward_s: (f64, f64),
+    /// (median, fastest) seconds of `predict_flow` alone (conditions preprocessed once).
+    pub predict_flow_s: (f64, f64),
     /// Seconds of the full sampling, if requested.
     pub sample_s: Option<f64>,
     /// Peak resident set size of the process during the timed runs, in MiB (Linux).
@@ -36,10 +37,12 @@ pub struct BenchResult {
 /// Random weights and inputs of the right shapes, then time forward passes.
 pub fn run(spec: &BenchSpec, device: &Device, progress: &mut dyn FnMut(&str)) -> Result<BenchResult, FlowError> {
     let c = &spec.config;
-    let net = FlowNetwork::random(c, 0, device)?;
-    let net = if spec.dtype == DType::F32 { net } else { net.cast(spec.dtype) };
+    let net = FlowNetwork::random_as(c, 0, device, spec.dtype)?;
     let params = burn::module::Module::num_params(&net);
     let b = spec.batch;
+    if b == 0 || spec.reps == 0 {
+        return Err(FlowError::Input("batch and repetitions must be positive".into()));
+    }
     let input = |seed, shape: [usize; 3]| initial_noise(seed, shape, device).cast(spec.dtype);
     let latent = input(1, [b, c.latent_seq_len, c.latent_dim]);
     let clip = input(2, [b, c.clip_seq_len, c.clip_dim]);
@@ -90,9 +93,10 @@ pub fn run(spec: &BenchSpec, device: &Device, progress: &mut dyn FnMut(&str)) ->
     Ok(BenchResult { params, forward_s: median(forward), predict_flow_s: median(predict), sample_s, peak_rss_mib: peak_rss_mib() })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// (median, minimum) of non-empty timings.
+fn median(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
-    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+    (v[v.len() / 2], v[0])
 }
 
 /// Reset the kernel's peak-RSS mark for this process (`clear_refs` value 5, Linux >= 4.0).

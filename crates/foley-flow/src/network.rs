@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::activation::{selu, silu};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
@@ -125,28 +125,38 @@ impl FlowNetwork {
     /// missing, unexpected and mis-shaped keys. SALSA-V parameters that the file lacks are
     /// created (output layers zero, so the network starts as the checkpoint's MMAudio).
     pub fn load(config: &FlowConfig, path: &Path, device: &Device) -> Result<Self, FlowError> {
+        Self::load_as(config, path, device, DType::F32)
+    }
+
+    /// [`load`](Self::load) with the weights converted to `dtype` (e.g. bf16) as they are read.
+    pub fn load_as(config: &FlowConfig, path: &Path, device: &Device, dtype: DType) -> Result<Self, FlowError> {
         let dict = StateDict::read(path)?;
-        Self::from_state_dict(config, dict, device).map_err(|e| match e {
+        Self::from_state_dict(config, dict, device, dtype).map_err(|e| match e {
             FlowError::Keys { report, .. } => FlowError::Keys { path: path.to_path_buf(), report },
             other => other,
         })
     }
 
     /// Build from an in-memory state dict (see [`load`](Self::load)).
-    pub fn from_state_dict(config: &FlowConfig, dict: StateDict, device: &Device) -> Result<Self, FlowError> {
+    pub fn from_state_dict(config: &FlowConfig, dict: StateDict, device: &Device, dtype: DType) -> Result<Self, FlowError> {
         config.validate().map_err(FlowError::Config)?;
         let (expected, new_keys) = expected_shapes(config);
         let report = KeyReport::compare(&expected, &dict.shapes(), &new_keys);
         if !report.is_ok() {
             return Err(FlowError::Keys { path: Default::default(), report });
         }
-        Ok(Self::new(config, &Vars::from_state_dict(dict, true, device)))
+        Ok(Self::new(config, &Vars::from_state_dict(dict, true, device).with_dtype(dtype)))
     }
 
     /// Random weights (benchmarks and tests), deterministic in `seed`.
     pub fn random(config: &FlowConfig, seed: u64, device: &Device) -> Result<Self, FlowError> {
+        Self::random_as(config, seed, device, DType::F32)
+    }
+
+    /// [`random`](Self::random) in `dtype`.
+    pub fn random_as(config: &FlowConfig, seed: u64, device: &Device, dtype: DType) -> Result<Self, FlowError> {
         config.validate().map_err(FlowError::Config)?;
-        Ok(Self::new(config, &Vars::random(seed, device)))
+        Ok(Self::new(config, &Vars::random(seed, device).with_dtype(dtype)))
     }
 
     /// Build every module from `vb` (keys are MMAudio's).
@@ -209,23 +219,6 @@ impl FlowNetwork {
         self.latent_mean.dtype()
     }
 
-    /// The network with every weight in `dtype` (bf16 / f16 inference). RoPE, LayerNorm and the
-    /// sinusoidal embeddings still compute in f32, as under PyTorch autocast.
-    pub fn cast(self, dtype: DType) -> Self {
-        struct Cast(DType);
-        impl ModuleMapper for Cast {
-            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-                let dtype = self.0;
-                param.map(|t| t.cast(dtype))
-            }
-        }
-        let mut net = self.map(&mut Cast(dtype));
-        net.latent_mean = net.latent_mean.cast(dtype);
-        net.latent_std = net.latent_std.cast(dtype);
-        net.empty_string_feat = net.empty_string_feat.cast(dtype);
-        net
-    }
-
     /// Everything that does not depend on the latent or the time step, computed once and
     /// reused over sampling steps. `clip_f (B, Nc, clip_dim)`, `sync_f (B, Ns, sync_dim)`,
     /// `text_f (B, Nt, text_dim)`.
@@ -234,6 +227,9 @@ impl FlowNetwork {
         check_shape("clip_f", &clip_f.dims(), [None, Some(c.clip_seq_len), Some(c.clip_dim)])?;
         check_shape("sync_f", &sync_f.dims(), [None, Some(c.sync_seq_len), Some(c.sync_dim)])?;
         check_shape("text_f", &text_f.dims(), [None, Some(c.text_seq_len), Some(c.text_dim)])?;
+        // Inputs may come in f32 to a bf16 network.
+        let dtype = self.dtype();
+        let (clip_f, sync_f, text_f) = (clip_f.cast(dtype), sync_f.cast(dtype), text_f.cast(dtype));
         let [b, ns, ds] = sync_f.dims();
         // Each Synchformer segment gets the same learned 8-position embedding.
         let segments = ns / SYNC_TOKENS_PER_SEGMENT;
@@ -263,7 +259,9 @@ impl FlowNetwork {
     }
 
     /// Velocity at `latent (B, N, latent_dim)`, times `t` (one per batch item), given
-    /// preprocessed conditions. `extra` carries SALSA-V's optional inputs.
+    /// preprocessed conditions. `extra` carries SALSA-V's optional inputs. The network computes
+    /// in its own dtype; the velocity comes back in the latent's (so an f32 sampler state can
+    /// drive a bf16 network).
     pub fn predict_flow(&self, latent: Tensor<3>, t: &[f32], cond: &Conditions, extra: &ExtraInputs) -> Result<Tensor<3>, FlowError> {
         let c = &self.config;
         let [b, n, _] = latent.dims();
@@ -272,7 +270,8 @@ impl FlowNetwork {
             return Err(FlowError::Input(format!("batch mismatch: latent {b}, t {}, conditions {}", t.len(), cond.batch())));
         }
         let device = latent.device();
-        let latent = self.audio_input(latent, extra.prompt.as_ref(), n)?;
+        let io_dtype = latent.dtype();
+        let latent = self.audio_input(latent.cast(self.dtype()), extra.prompt.as_ref(), n)?;
 
         let mut global_c = self.t_embed.forward(t, &device) + self.global_cond_mlp.forward((cond.clip_f_c.clone() + cond.text_f_c.clone()).unsqueeze_dim(1)).squeeze_dim(1);
         if let Some(d_embed) = &self.d_embed {
@@ -295,7 +294,7 @@ impl FlowNetwork {
             latent = block.forward(latent, extended_c.clone(), &self.latent_rope);
         }
         // As released: the final layer sees the global, not the per-token, conditioning.
-        Ok(self.final_layer.forward(latent, global_c))
+        Ok(self.final_layer.forward(latent, global_c).cast(io_dtype))
     }
 
     fn audio_input(&self, latent: Tensor<3>, prompt: Option<&AudioPrompt>, n: usize) -> Result<Tensor<3>, FlowError> {
@@ -327,12 +326,14 @@ impl FlowNetwork {
 
     /// `(x - mean) / std` with the checkpoint's latent statistics.
     pub fn normalize(&self, x: Tensor<3>) -> Tensor<3> {
-        (x - self.latent_mean.clone()) / self.latent_std.clone()
+        let dtype = x.dtype();
+        (x - self.latent_mean.clone().cast(dtype)) / self.latent_std.clone().cast(dtype)
     }
 
     /// `x * std + mean`.
     pub fn unnormalize(&self, x: Tensor<3>) -> Tensor<3> {
-        x * self.latent_std.clone() + self.latent_mean.clone()
+        let dtype = x.dtype();
+        x * self.latent_std.clone().cast(dtype) + self.latent_mean.clone().cast(dtype)
     }
 }
 

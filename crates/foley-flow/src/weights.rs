@@ -8,7 +8,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use burn::store::pytorch_reader::{DType as PtDType, PytorchReader};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use safetensors::{Dtype as StDtype, SafeTensors};
 
 use crate::FlowError;
@@ -182,6 +182,7 @@ pub struct Vars {
     shared: Rc<RefCell<Shared>>,
     prefix: String,
     device: Device,
+    dtype: DType,
 }
 
 impl Vars {
@@ -198,7 +199,14 @@ impl Vars {
 
     fn new(source: Source, init_new: bool, device: &Device) -> Self {
         let shared = Shared { source, init_new, rng: SplitMix64::new(0x5eed), used: BTreeMap::new() };
-        Self { shared: Rc::new(RefCell::new(shared)), prefix: String::new(), device: device.clone() }
+        Self { shared: Rc::new(RefCell::new(shared)), prefix: String::new(), device: device.clone(), dtype: DType::F32 }
+    }
+
+    /// Hand out tensors in `dtype` (each is converted as it is created, so a bf16 network never
+    /// holds an f32 copy of its weights).
+    pub fn with_dtype(mut self, dtype: DType) -> Self {
+        self.dtype = dtype;
+        self
     }
 
     /// Descend into a sub-module.
@@ -248,7 +256,8 @@ impl Vars {
                 fill(init, &shape, n, rng)
             }
         };
-        Tensor::from_data(TensorData::new(data, shape), &self.device)
+        let t = Tensor::from_data(TensorData::new(data, shape), &self.device);
+        if self.dtype == DType::F32 { t } else { t.cast(self.dtype) }
     }
 
     /// Keys handed out so far, with their shapes.
@@ -260,8 +269,8 @@ impl Vars {
 /// A row-major copy of a (possibly strided) tensor, so that weights transposed or reordered at
 /// load time are not re-laid-out by every matmul that reads them.
 pub fn contiguous<const D: usize>(t: Tensor<D>) -> Tensor<D> {
-    let device = t.device();
-    Tensor::from_data(t.into_data(), &device)
+    let (device, dtype) = (t.device(), t.dtype());
+    Tensor::<D>::from_data(t.into_data(), &device).cast(dtype)
 }
 
 fn fill(init: Init, shape: &[usize], n: usize, rng: &mut SplitMix64) -> Vec<f32> {

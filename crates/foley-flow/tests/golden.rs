@@ -118,3 +118,17 @@ fn a_wrong_checkpoint_lists_every_bad_key() {
     let not_weights = FlowNetwork::load(&tiny_config("v1"), &golden("mmaudio_configs.json"), &Device::flex()).unwrap_err();
     assert!(not_weights.to_string().contains("mmaudio_configs.json"), "{not_weights}");
 }
+
+#[test]
+fn bf16_weights_stay_close_to_pytorch_f32() {
+    let device = Device::flex();
+    let net = FlowNetwork::load_as(&tiny_config("v1"), &weights("v1"), &device, burn::tensor::DType::BF16).unwrap();
+    let io = read_tensors(&golden("mmaudio_tiny_v1.io.safetensors")).unwrap();
+    let get = |n: &str| tensor3(n, &io[n], &device).unwrap();
+    // f32 inputs in, f32 flow out; bf16 inside.
+    let flow = net.forward(get("latent"), get("clip_f"), get("sync_f"), get("text_f"), &io["t"].data).unwrap();
+    assert_eq!(flow.dtype(), burn::tensor::DType::F32);
+    let err = rel_err(flow, &io["flow"]);
+    eprintln!("bf16 flow: {err:.3e}");
+    assert!(err <= 3e-2, "bf16 relative error {err:.3e}");
+}

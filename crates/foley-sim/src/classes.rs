@@ -96,7 +96,10 @@ impl SoundClass {
 
     /// Position in [`SoundClass::ALL`].
     pub fn index(self) -> usize {
-        Self::ALL.iter().position(|&c| c == self).expect("every class is listed in ALL")
+        Self::ALL
+            .iter()
+            .position(|&c| c == self)
+            .expect("every class is listed in ALL")
     }
 
     /// Continuous sources loop their recording between an onset and an offset.
@@ -191,7 +194,13 @@ pub enum Material {
 
 impl Material {
     /// All materials; slabs draw theirs uniformly from this list.
-    pub const ALL: [Material; 5] = [Self::Wood, Self::Metal, Self::Stone, Self::Soft, Self::Water];
+    pub const ALL: [Material; 5] = [
+        Self::Wood,
+        Self::Metal,
+        Self::Stone,
+        Self::Soft,
+        Self::Water,
+    ];
 
     /// The impact class of an object landing on this material.
     pub fn impact(self) -> SoundClass {
@@ -235,8 +244,14 @@ mod tests {
     fn names_round_trip_and_match_serde() {
         for c in SoundClass::ALL {
             assert_eq!(SoundClass::from_name(c.name()), Some(c));
-            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{}\"", c.name()));
+            assert_eq!(
+                serde_json::to_string(&c).unwrap(),
+                format!("\"{}\"", c.name())
+            );
         }
-        assert_eq!(SoundClass::ALL.iter().filter(|c| c.is_continuous()).count(), 3);
+        assert_eq!(
+            SoundClass::ALL.iter().filter(|c| c.is_continuous()).count(),
+            3
+        );
     }
 }
