@@ -9,7 +9,9 @@ use foley_sim::render::{render_clip, write_scene};
 use foley_sim::scene::{Family, Scene, SceneConfig};
 use foley_sim::{SoundClass, Surface};
 
-const ONE_HOP: f64 = 0.016;
+/// One hop of MMAudio's 16 kHz mel (256 samples = 16 ms).
+const ONE_HOP: f64 =
+    foley_seq::MelConfig::MMAUDIO_16K.hop as f64 / foley_seq::MelConfig::MMAUDIO_16K.sample_rate as f64;
 
 fn real_bank(rate: u32) -> Bank {
     let dir = bank::default_dir();

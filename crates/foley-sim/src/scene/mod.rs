@@ -196,14 +196,16 @@ pub struct SceneConfig {
 }
 
 impl SceneConfig {
-    /// The default scene for `seed`: 224x224 at 25 fps, sampled families, distractors on.
+    /// The default scene for `seed`: 224x224 at MMAudio's sync frame rate (25 fps), sampled
+    /// families, distractors on.
     pub fn new(seed: u64, duration: f64) -> Self {
+        let fps = foley_seq::SequenceConfig::mmaudio_16k(duration).sync_frame_rate as u32;
         Self {
             seed,
             duration,
             width: 224,
             height: 224,
-            fps: 25,
+            fps,
             families: Vec::new(),
             distractors: true,
         }
