@@ -198,6 +198,12 @@ impl Extractor {
         })
     }
 
+    /// Also emit `j.sync` with the sync backbone saved at `path` (see `SyncModel::save`).
+    pub fn with_sync_model(mut self, path: &Path) -> Result<Self> {
+        self.sync = Some(SyncModel::load(path, &self.device)?);
+        Ok(self)
+    }
+
     /// Features of one item, named `j.<kind>`.
     fn extract_item(&self, j: usize, item: &Item, options: &ExtractOptions) -> Result<(Vec<Named>, ItemRecord)> {
         let info = foley_media::probe(&item.video)?;

@@ -223,22 +223,23 @@ impl SyncModel {
         Self {
             video: VideoEncoder::new(config, device),
             audio: AudioEncoder::new(config, device),
-            video_head: LinearConfig::new(config.dim, config.embed_dim).init(device),
-            audio_head: LinearConfig::new(config.dim, config.embed_dim).init(device),
+            video_head: LinearConfig::new(config.tokens_per_window * config.dim, config.embed_dim).init(device),
+            audio_head: LinearConfig::new(config.tokens_per_window * config.dim, config.embed_dim).init(device),
             video_head_norm: BatchNormConfig::new(config.embed_dim).init(device),
             audio_head_norm: BatchNormConfig::new(config.embed_dim).init(device),
             dim: config.dim,
         }
     }
 
-    /// Unit-norm window embedding `[b, e]` from video tokens `[b, k, dim]`.
+    /// Unit-norm window embedding `[b, e]` from video tokens `[b, k, dim]`. The tokens are
+    /// concatenated, not pooled: where in the window an event happens is the sync signal.
     pub fn embed_video(&self, tokens: Tensor<3>) -> Tensor<2> {
-        l2_normalize(self.video_head_norm.forward(self.video_head.forward(tokens.mean_dim(1).squeeze_dim(1))))
+        l2_normalize(self.video_head_norm.forward(self.video_head.forward(tokens.flatten(1, 2))))
     }
 
-    /// Unit-norm window embedding `[b, e]` from audio tokens `[b, k, dim]`.
+    /// Unit-norm window embedding `[b, e]` from audio tokens `[b, k, dim]` (concatenated).
     pub fn embed_audio(&self, tokens: Tensor<3>) -> Tensor<2> {
-        l2_normalize(self.audio_head_norm.forward(self.audio_head.forward(tokens.mean_dim(1).squeeze_dim(1))))
+        l2_normalize(self.audio_head_norm.forward(self.audio_head.forward(tokens.flatten(1, 2))))
     }
 
     /// The generator's sync condition for a clip: `frames` is `[t, 6, s, s]` at 25 fps (see

@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::cache;
+use foley_encoders::sync::{SyncConfig, SyncModel};
 use foley_encoders::extract::{ExtractOptions, Extractor, ItemRecord, ShardSpec, is_complete, items_from_manifest, plan};
 use foley_seq::SequenceConfig;
 use safetensors::SafeTensors;
@@ -42,7 +43,10 @@ fn writes_resumable_shards() {
     assert_eq!(chunks.len(), 2);
     assert!(chunks.iter().all(|c| !is_complete(c)));
 
-    let extractor = Extractor::from_cache(&cache()).unwrap();
+    // An (untrained) sync backbone saved and reloaded the way `--sync-model` does.
+    let sync_path = dir.path().join("sync.safetensors");
+    SyncModel::new(&SyncConfig::default(), &burn::prelude::Device::flex()).save(&SyncConfig::default(), &sync_path).unwrap();
+    let extractor = Extractor::from_cache(&cache()).unwrap().with_sync_model(&sync_path).unwrap();
     let mut seen = 0;
     for chunk in &chunks {
         extractor.write_chunk(chunk, &opts, &mut |_| seen += 1).unwrap();
@@ -57,6 +61,8 @@ fn writes_resumable_shards() {
     assert_eq!(st.tensor("0.semantic").unwrap().shape(), [seq.clip_seq_len(), 1280]);
     assert_eq!(st.tensor("0.mel").unwrap().shape(), [80, seq.mel.num_frames(seq.num_audio_samples())]);
     assert!(st.tensor("0.text_tokens").is_err());
+    assert_eq!(st.tensor("0.sync").unwrap().shape(), [seq.sync_seq_len(), SyncConfig::default().dim]);
+    assert_eq!(seq.sync_seq_len(), 16);
     // Tennis: no audio stream, a caption.
     let bytes = std::fs::read(&chunks[1].path).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();

@@ -30,6 +30,10 @@ pub struct ExtractArgs {
     /// Audio sample rate of the mel target: 16000 or 44100 (MMAudio's two geometries).
     #[arg(long, default_value_t = 16_000)]
     sample_rate: u32,
+    /// A trained sync backbone (`.safetensors` with its `.json` config beside it): adds the sync
+    /// features (24 tokens/s) to every clip.
+    #[arg(long)]
+    sync_model: Option<PathBuf>,
     /// Frames per EfficientNet forward pass.
     #[arg(long, default_value_t = 16)]
     batch: usize,
@@ -63,7 +67,10 @@ pub fn run(args: ExtractArgs) -> Result<()> {
     let skipped: usize = chunks.iter().filter(|c| is_complete(c)).map(|c| c.items.len()).sum();
     tracing::info!(items = items.len(), chunks = chunks.len(), skipped, "extract plan");
 
-    let extractor = Extractor::from_cache(&ModelCache::from_env()?)?;
+    let mut extractor = Extractor::from_cache(&ModelCache::from_env()?)?;
+    if let Some(path) = &args.sync_model {
+        extractor = extractor.with_sync_model(path)?;
+    }
     let total: usize = todo.iter().map(|c| c.items.len()).sum();
     let bar = output::progress(total as u64, "extract");
     for chunk in &todo {
