@@ -54,6 +54,17 @@ fn main() {
         let w: Tensor<3> = p.unfold(1, 3 * 1280, 1280);
         w.matmul(w2u.clone())
     });
+    let m6 = r3(1, 250, 2688);
+    t("modulate with strided chunks (B,N,6D)", 0.0, || { let c: Vec<Tensor<3>> = m6.clone().chunk(6, 2); x.clone() * (c[1].clone() + 1.0) + c[0].clone() });
+    let c0 = r3(1, 250, 448); let c1 = r3(1, 250, 448);
+    t("modulate contiguous (B,N,D)", 0.0, || x.clone() * (c1.clone() + 1.0) + c0.clone());
+    let qkv = r3(1, 250, 1344);
+    t("qkv split q copy (narrow+reshape)", 0.0, || qkv.clone().reshape([1, 250, 3, 7, 64]).narrow(2, 0, 1).reshape([1, 250, 7*64]));
+    let q4 = Tensor::<4>::random([1, 250, 7, 64], Distribution::Normal(0.0, 1.0), &d);
+    let g = Tensor::<1>::ones([64], &d);
+    t("rmsnorm burn (1,250,7,64)", 0.0, || { let rms = (q4.clone().square().mean_dim(3) + 1e-6).sqrt(); ((q4.clone() / rms) * g.clone().unsqueeze()).reshape([1, 250, 448]) });
+    let cs = Tensor::<4>::random([1, 250, 1, 64], Distribution::Normal(0.0, 1.0), &d);
+    t("rope flip (1,250,7,64)", 0.0, || { let sw = q4.clone().reshape([1, 250, 7, 32, 2]).flip([4]).reshape([1, 250, 7, 64]); (q4.clone() * cs.clone() + sw * cs.clone()).reshape([1, 250, 448]) });
     t("layer_norm 250x448", 0.0, || burn::tensor::module::layer_norm(x.clone(), Tensor::ones([448], &d), None, 1e-5));
     let sh = r3(1, 1, 448);
     t("modulate 250x448 (B,1,D)", 0.0, || x.clone() * (sh.clone() + 1.0) + sh.clone());

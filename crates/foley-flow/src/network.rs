@@ -263,20 +263,33 @@ impl FlowNetwork {
     /// in its own dtype; the velocity comes back in the latent's (so an f32 sampler state can
     /// drive a bf16 network).
     pub fn predict_flow(&self, latent: Tensor<3>, t: &[f32], cond: &Conditions, extra: &ExtraInputs) -> Result<Tensor<3>, FlowError> {
+        let io_dtype = latent.dtype();
+        let embedded = self.embed_latent(latent, extra.prompt.as_ref())?;
+        Ok(self.predict_flow_embedded(embedded, t, cond, extra.step_size.as_deref())?.cast(io_dtype))
+    }
+
+    /// The audio input projection `(B, N, latent_dim) -> (B, N, hidden)` (with the masked-audio
+    /// channels when enabled). It depends on nothing else, so guidance computes it once for the
+    /// conditional and unconditional halves.
+    pub fn embed_latent(&self, latent: Tensor<3>, prompt: Option<&AudioPrompt>) -> Result<Tensor<3>, FlowError> {
         let c = &self.config;
-        let [b, n, _] = latent.dims();
         check_shape("latent", &latent.dims(), [None, Some(c.latent_seq_len), Some(c.latent_dim)])?;
+        let n = latent.dims()[1];
+        self.audio_input(latent.cast(self.dtype()), prompt, n)
+    }
+
+    /// [`predict_flow`](Self::predict_flow) from an already projected latent; returns the
+    /// velocity in the network's dtype.
+    pub fn predict_flow_embedded(&self, latent: Tensor<3>, t: &[f32], cond: &Conditions, step_size: Option<&[f32]>) -> Result<Tensor<3>, FlowError> {
+        let b = latent.dims()[0];
         if t.len() != b || cond.batch() != b {
             return Err(FlowError::Input(format!("batch mismatch: latent {b}, t {}, conditions {}", t.len(), cond.batch())));
         }
         let device = latent.device();
-        let io_dtype = latent.dtype();
-        let latent = self.audio_input(latent.cast(self.dtype()), extra.prompt.as_ref(), n)?;
-
         let mut global_c = self.t_embed.forward(t, &device) + self.global_cond_mlp.forward((cond.clip_f_c.clone() + cond.text_f_c.clone()).unsqueeze_dim(1)).squeeze_dim(1);
         if let Some(d_embed) = &self.d_embed {
             let zeros = vec![0.0; b];
-            let d = extra.step_size.as_deref().unwrap_or(&zeros);
+            let d = step_size.unwrap_or(&zeros);
             if d.len() != b {
                 return Err(FlowError::Input(format!("{} step sizes for batch {b}", d.len())));
             }
@@ -294,7 +307,7 @@ impl FlowNetwork {
             latent = block.forward(latent, extended_c.clone(), &self.latent_rope);
         }
         // As released: the final layer sees the global, not the per-token, conditioning.
-        Ok(self.final_layer.forward(latent, global_c).cast(io_dtype))
+        Ok(self.final_layer.forward(latent, global_c))
     }
 
     fn audio_input(&self, latent: Tensor<3>, prompt: Option<&AudioPrompt>, n: usize) -> Result<Tensor<3>, FlowError> {

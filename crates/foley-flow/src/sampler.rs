@@ -5,7 +5,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::FlowError;
 use crate::conditions::Conditions;
-use crate::network::{AudioPrompt, ExtraInputs, FlowNetwork};
+use crate::network::{ExtraInputs, FlowNetwork};
 use crate::noise::standard_normal;
 
 /// `torch.linspace(0, 1, steps + 1)` in f32, reproduced to the bit (PyTorch fills the first
@@ -40,27 +40,20 @@ impl Guided {
         Self { cond, both, cfg_strength }
     }
 
-    /// The guided velocity at `x` and time `t`; cond and uncond run as one batch.
+    /// The guided velocity at `x` and time `t`. Cond and uncond run as one batch that shares
+    /// the audio input projection (the latent is the same for both halves).
     pub fn velocity(&self, net: &FlowNetwork, x: Tensor<3>, t: f32, extra: &ExtraInputs) -> Result<Tensor<3>, FlowError> {
         let b = x.dims()[0];
         let Some(both) = &self.both else {
             return net.predict_flow(x, &vec![t; b], &self.cond, extra);
         };
-        let v = net.predict_flow(Tensor::cat(vec![x.clone(), x], 0), &vec![t; 2 * b], both, &doubled(extra))?;
-        let [v_cond, v_uncond] = v.chunk(2, 0).try_into().expect("two halves");
+        let io_dtype = x.dtype();
+        let h = net.embed_latent(x, extra.prompt.as_ref())?;
+        let step_size = extra.step_size.as_ref().map(|d| [d.as_slice(), d.as_slice()].concat());
+        let v = net.predict_flow_embedded(Tensor::cat(vec![h.clone(), h], 0), &vec![t; 2 * b], both, step_size.as_deref())?;
+        let [v_cond, v_uncond] = v.cast(io_dtype).chunk(2, 0).try_into().expect("two halves");
         let w = self.cfg_strength;
         Ok(v_cond.mul_scalar(w) + v_uncond.mul_scalar(1.0 - w))
-    }
-}
-
-/// Per-item extra inputs repeated for the stacked [cond; uncond] batch.
-fn doubled(extra: &ExtraInputs) -> ExtraInputs {
-    ExtraInputs {
-        step_size: extra.step_size.as_ref().map(|d| [d.as_slice(), d.as_slice()].concat()),
-        prompt: extra.prompt.as_ref().map(|p| AudioPrompt {
-            known: Tensor::cat(vec![p.known.clone(), p.known.clone()], 0),
-            mask: Tensor::cat(vec![p.mask.clone(), p.mask.clone()], 0),
-        }),
     }
 }
 
