@@ -1,0 +1,12 @@
+//! One module per subcommand: an `Args` struct (clap) and a `run` function.
+
+pub mod eval;
+pub mod extract;
+pub mod flow;
+pub mod frames;
+pub mod griffin_lim;
+pub mod mel;
+pub mod models;
+pub mod mux;
+pub mod probe;
+pub mod sim;

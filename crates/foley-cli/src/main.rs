@@ -1,0 +1,71 @@
+//! `foley`: give a silent video a synchronized soundtrack.
+//!
+//! This crate is a thin command-line layer: each subcommand lives in `cmd/<name>.rs` as an
+//! `Args` struct plus a `run` function that calls into the library crates.
+
+mod cmd;
+mod output;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Automatic Foley: synchronized sound for silent video.
+#[derive(Parser)]
+#[command(name = "foley", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Log verbosity filter (tracing syntax), e.g. `info` or `foley_media=debug`. Also read from RUST_LOG.
+    #[arg(long, global = true, default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe a media file: container, duration, video and audio streams.
+    Probe(cmd::probe::ProbeArgs),
+    /// Sample frames at a target frame rate and write them as PNG files (for inspection).
+    Frames(cmd::frames::FramesArgs),
+    /// Compute MMAudio's log-mel spectrogram of a file's audio; write a PNG and/or a tensor.
+    Mel(cmd::mel::MelArgs),
+    /// Put an audio track on a video: copy the video stream bit-exactly, encode the audio as AAC.
+    Mux(cmd::mux::MuxArgs),
+    /// Turn a log-mel tensor back into a waveform without weights (Griffin-Lim).
+    GriffinLim(cmd::griffin_lim::GriffinLimArgs),
+    /// Fetch or list the pretrained encoder weights (EfficientNet-Lite0, MiniLM) in the model cache.
+    Models(cmd::models::ModelsArgs),
+    /// Extract conditioning features (semantic frames, mel, text) of many clips into shards.
+    Extract(cmd::extract::ExtractArgs),
+    /// Procedural audio-visual scenes with real recorded sounds and exact event times (foley-sim).
+    Sim(cmd::sim::SimArgs),
+    /// Score generated soundtracks against references: FD, KL, IS, onsets, sync, AV-Align.
+    Eval(cmd::eval::EvalArgs),
+    /// The flow network (MMAudio MM-DiT): one forward pass on tensors from a file, or a benchmark.
+    Flow(cmd::flow::FlowArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let result = match cli.command {
+        Command::Probe(args) => cmd::probe::run(args),
+        Command::Frames(args) => cmd::frames::run(args),
+        Command::Mel(args) => cmd::mel::run(args),
+        Command::Mux(args) => cmd::mux::run(args),
+        Command::GriffinLim(args) => cmd::griffin_lim::run(args),
+        Command::Models(args) => cmd::models::run(args),
+        Command::Extract(args) => cmd::extract::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
+        Command::Flow(args) => cmd::flow::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

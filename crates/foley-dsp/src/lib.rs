@@ -1,0 +1,29 @@
+//! Audio signal processing for foley, numerically identical to MMAudio's mel converters.
+//!
+//! - [`MelSpectrogram`]: reflect pad `(n_fft - hop) / 2` each side, no centring, periodic Hann
+//!   window, magnitude `sqrt(re² + im² + 1e-9)`, Slaney mel filterbank, clamp, log10 or ln.
+//! - [`mel_filterbank`]: librosa's Slaney-normalised filterbank, computed here.
+//! - [`GriffinLim`]: weightless inversion of a log-mel back to a waveform.
+//!
+//! Geometry (sample rate, n_fft, hop, mels, log base) comes from [`foley_seq::MelConfig`].
+
+mod filterbank;
+mod griffin_lim;
+mod mel;
+mod stft;
+
+pub use filterbank::{hz_to_mel_slaney, mel_filterbank, mel_to_hz_slaney};
+pub use griffin_lim::{GriffinLim, GriffinLimReport};
+pub use mel::{Mel, MelSpectrogram};
+pub use stft::Stft;
+
+/// Errors from the DSP layer (shape problems in user-supplied tensors).
+#[derive(Debug, thiserror::Error)]
+pub enum DspError {
+    #[error("mel tensor has {got} mel bins but the configuration expects {expected}")]
+    MelBins { got: usize, expected: usize },
+    #[error("mel tensor has no frames")]
+    Empty,
+    #[error("mel data length {len} is not n_mels x n_frames = {n_mels} x {n_frames}")]
+    Shape { len: usize, n_mels: usize, n_frames: usize },
+}

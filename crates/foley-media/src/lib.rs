@@ -1,0 +1,33 @@
+//! Video and audio I/O for foley, through `ffmpeg`/`ffprobe` subprocesses with raw pipes.
+//!
+//! Subprocesses give crash isolation, every format ffmpeg reads, and a trivial build.
+//!
+//! - [`probe`]: container, duration, video and audio streams.
+//! - [`FrameReader`]: streaming frame sampling at a target rate with MMAudio's selection rule
+//!   (for each instant `k / fps`, the first decoded frame whose timestamp is at or after it).
+//! - [`decode_audio`]: the first audio stream as mono f32 at a requested rate.
+//! - [`write_wav`], [`write_flac`], [`Mp4Writer`], [`mux`]: outputs, always written to a
+//!   temporary file beside the destination and renamed into place.
+
+mod audio;
+mod encode;
+mod error;
+mod ffmpeg;
+mod frames;
+mod mux;
+mod output;
+mod probe;
+mod rational;
+
+pub use audio::{decode_audio, decode_audio_segment, write_flac, write_wav};
+pub use encode::Mp4Writer;
+pub use error::MediaError;
+pub use ffmpeg::check_tools;
+pub use frames::{Frame, FrameReader, FrameRequest, Resize};
+pub use mux::mux;
+pub use output::{AtomicOutput, ensure_not_input};
+pub use probe::{AudioStream, MediaInfo, VideoStream, probe};
+pub use rational::Rational;
+
+/// Largest frame side accepted, in pixels (8K is 7680; anything beyond is refused as suspect).
+pub const MAX_FRAME_SIDE: u32 = 16_384;

@@ -1,0 +1,86 @@
+//! Outputs appear whole or not at all: write to a temporary file beside the destination,
+//! then rename it into place. An input is never overwritten.
+
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use crate::MediaError;
+
+/// A temporary file in the destination's directory, with the destination's extension (so
+/// ffmpeg picks the same format), renamed onto the destination by [`AtomicOutput::commit`]
+/// and deleted if dropped uncommitted.
+pub struct AtomicOutput {
+    temp: NamedTempFile,
+    dest: PathBuf,
+}
+
+impl AtomicOutput {
+    /// Prepares a temporary file for `dest`; fails if `dest` is a directory or its parent is missing.
+    pub fn new(dest: &Path) -> Result<Self, MediaError> {
+        if dest.is_dir() {
+            return Err(MediaError::IsDirectory { path: dest.into() });
+        }
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = dest.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let suffix = dest.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(&suffix)
+            .permissions(public_permissions())
+            .tempfile_in(&parent)
+            .map_err(|e| MediaError::io(&parent, e))?;
+        Ok(Self { temp, dest: dest.into() })
+    }
+
+    /// Where to write.
+    pub fn path(&self) -> &Path {
+        self.temp.path()
+    }
+
+    /// Moves the finished file onto the destination.
+    pub fn commit(self) -> Result<(), MediaError> {
+        let dest = self.dest;
+        self.temp.persist(&dest).map_err(|e| MediaError::io(&dest, e.error))?;
+        Ok(())
+    }
+}
+
+/// Temporary files are private (0600) by default; outputs get the usual 0644 (umask applies).
+fn public_permissions() -> std::fs::Permissions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::Permissions::from_mode(0o644)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(".").map(|m| m.permissions()).expect("current directory is readable")
+    }
+}
+
+/// Fails if `output` names the same file as any of `inputs`.
+pub fn ensure_not_input(output: &Path, inputs: &[&Path]) -> Result<(), MediaError> {
+    let Some(out) = canonical_target(output) else { return Ok(()) };
+    for input in inputs {
+        if std::fs::canonicalize(input).is_ok_and(|i| i == out) {
+            return Err(MediaError::OverwriteInput { path: output.into() });
+        }
+    }
+    Ok(())
+}
+
+/// The canonical path `p` would have, whether or not it exists yet.
+fn canonical_target(p: &Path) -> Option<PathBuf> {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return Some(c);
+    }
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(parent).ok()?.join(p.file_name()?))
+}

@@ -1,0 +1,202 @@
+//! `ffprobe` as a typed description of a media file.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ffmpeg::{check_input, stderr_summary, tool_command};
+use crate::{MAX_FRAME_SIDE, MediaError, Rational};
+
+/// What a media file contains.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaInfo {
+    pub path: String,
+    /// ffmpeg's demuxer name(s), e.g. `mov,mp4,m4a,3gp,3g2,mj2`.
+    pub container: String,
+    /// Container duration in seconds, when known.
+    pub duration: Option<f64>,
+    /// The first video stream (cover art excluded).
+    pub video: Option<VideoStream>,
+    /// Every audio stream, in file order.
+    pub audio: Vec<AudioStream>,
+}
+
+/// A video stream as displayed (width and height after rotation).
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoStream {
+    pub index: usize,
+    pub codec: String,
+    /// Stored (coded) width and height.
+    pub width: u32,
+    pub height: u32,
+    /// Size after applying `rotation`.
+    pub display_width: u32,
+    pub display_height: u32,
+    /// Average frame rate (`avg_frame_rate`, else `r_frame_rate`).
+    pub fps: Option<Rational>,
+    /// Number of frames (from the container, else counted from packets).
+    pub frame_count: Option<u64>,
+    /// Display rotation in degrees, counter-clockwise as in ffmpeg's display matrix.
+    pub rotation: i32,
+    pub duration: Option<f64>,
+    /// The stream's time base, e.g. `1/15360`.
+    pub time_base: Option<Rational>,
+}
+
+/// An audio stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct AudioStream {
+    pub index: usize,
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u32,
+    pub duration: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct ProbeJson {
+    #[serde(default)]
+    streams: Vec<StreamJson>,
+    format: Option<FormatJson>,
+}
+
+#[derive(Deserialize)]
+struct FormatJson {
+    format_name: Option<String>,
+    duration: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StreamJson {
+    index: usize,
+    codec_type: Option<String>,
+    codec_name: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    avg_frame_rate: Option<String>,
+    r_frame_rate: Option<String>,
+    time_base: Option<String>,
+    nb_frames: Option<String>,
+    duration: Option<String>,
+    sample_rate: Option<String>,
+    channels: Option<u32>,
+    tags: Option<std::collections::HashMap<String, String>>,
+    side_data_list: Vec<serde_json::Value>,
+    disposition: Option<std::collections::HashMap<String, i64>>,
+}
+
+/// Describes `path`; fails with a precise reason if it is not a readable media file.
+pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
+    check_input(path)?;
+    let mut cmd = tool_command("ffprobe")?;
+    cmd.args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"]).arg(path);
+    let out = cmd.output().map_err(|e| MediaError::io(path, e))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(MediaError::Unreadable { path: path.into(), detail: stderr_summary(&stderr) });
+    }
+    let parsed: ProbeJson = serde_json::from_slice(&out.stdout).map_err(|e| MediaError::Unreadable {
+        path: path.into(),
+        detail: format!("unexpected ffprobe output: {e}"),
+    })?;
+    let format = parsed.format.ok_or_else(|| MediaError::Unreadable {
+        path: path.into(),
+        detail: "ffprobe found no container".into(),
+    })?;
+    if parsed.streams.is_empty() {
+        return Err(MediaError::Unreadable { path: path.into(), detail: "no audio or video streams".into() });
+    }
+
+    let mut video = None;
+    let mut audio = Vec::new();
+    for s in &parsed.streams {
+        match s.codec_type.as_deref() {
+            Some("video") if video.is_none() && !is_cover_art(s) => video = Some(video_stream(path, s)?),
+            Some("audio") => audio.push(AudioStream {
+                index: s.index,
+                codec: s.codec_name.clone().unwrap_or_default(),
+                sample_rate: s.sample_rate.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0),
+                channels: s.channels.unwrap_or(0),
+                duration: parse_f64(&s.duration),
+            }),
+            _ => {}
+        }
+    }
+    if let Some(v) = video.as_mut().filter(|v| v.frame_count.is_none()) {
+        v.frame_count = count_packets(path, v.index).ok();
+    }
+    Ok(MediaInfo {
+        path: path.display().to_string(),
+        container: format.format_name.unwrap_or_default(),
+        duration: parse_f64(&format.duration),
+        video,
+        audio,
+    })
+}
+
+fn video_stream(path: &Path, s: &StreamJson) -> Result<VideoStream, MediaError> {
+    let (width, height) = (s.width.unwrap_or(0), s.height.unwrap_or(0));
+    if width > MAX_FRAME_SIDE || height > MAX_FRAME_SIDE {
+        return Err(MediaError::TooLarge { path: path.into(), width, height, max: MAX_FRAME_SIDE });
+    }
+    let rotation = rotation(s);
+    let (display_width, display_height) =
+        if rotation.rem_euclid(180) == 90 { (height, width) } else { (width, height) };
+    let fps = parse_rational(&s.avg_frame_rate).or_else(|| parse_rational(&s.r_frame_rate));
+    Ok(VideoStream {
+        index: s.index,
+        codec: s.codec_name.clone().unwrap_or_default(),
+        width,
+        height,
+        display_width,
+        display_height,
+        fps,
+        frame_count: s.nb_frames.as_deref().and_then(|n| n.parse().ok()),
+        rotation,
+        duration: parse_f64(&s.duration),
+        time_base: parse_rational(&s.time_base),
+    })
+}
+
+/// Attached pictures (album art) are "video" streams with a single image; skip them.
+fn is_cover_art(s: &StreamJson) -> bool {
+    s.disposition.as_ref().and_then(|d| d.get("attached_pic")).copied().unwrap_or(0) == 1
+}
+
+/// Rotation from the display matrix side data, else the legacy `rotate` tag (clockwise).
+fn rotation(s: &StreamJson) -> i32 {
+    let from_matrix = s
+        .side_data_list
+        .iter()
+        .find_map(|d| d.get("rotation").and_then(serde_json::Value::as_f64))
+        .map(|r| r.round() as i32);
+    let from_tag = || {
+        let tag = s.tags.as_ref()?.get("rotate")?;
+        Some(-tag.parse::<i32>().ok()?)
+    };
+    let r = from_matrix.or_else(from_tag).unwrap_or(0).rem_euclid(360);
+    if r > 180 { r - 360 } else { r }
+}
+
+/// Counts packets of stream `index` (demux only, no decoding) when the container has no count.
+fn count_packets(path: &Path, index: usize) -> Result<u64, MediaError> {
+    let mut cmd = tool_command("ffprobe")?;
+    cmd.args(["-v", "error", "-count_packets", "-select_streams"])
+        .arg(index.to_string())
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(path);
+    let out = cmd.output().map_err(|e| MediaError::io(path, e))?;
+    String::from_utf8_lossy(&out.stdout).trim().trim_end_matches(',').parse().map_err(|_| {
+        MediaError::Unreadable { path: path.into(), detail: "could not count video packets".into() }
+    })
+}
+
+fn parse_f64(s: &Option<String>) -> Option<f64> {
+    s.as_deref().and_then(|v| v.parse().ok()).filter(|v: &f64| v.is_finite())
+}
+
+fn parse_rational(s: &Option<String>) -> Option<Rational> {
+    let (n, d) = s.as_deref()?.split_once('/')?;
+    Rational::new(n.parse().ok()?, d.parse().ok()?).filter(|r| r.num > 0)
+}
