@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use burn::module::Module;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::DType;
 use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d, PaddingConfig2d};
 use burn::prelude::*;
@@ -264,32 +265,74 @@ impl SyncModel {
 const MOTION_GAIN: f32 = 4.0;
 
 impl SyncModel {
-    /// Save the weights as safetensors at `path` and the config next to it (`<path>.json`).
+    /// Save the weights as f32 safetensors at `path` and the config beside it ([`config_path`]).
     pub fn save(&self, config: &SyncConfig, path: &Path) -> anyhow::Result<()> {
-        let mut store = SafetensorsStore::from_file(path);
+        self.save_as(config, path, DType::F32)
+    }
+
+    /// [`save`](Self::save) with the weights stored as `dtype` (f16 for the shipped model).
+    /// Both files are written to temporary names in the same directory and renamed into place,
+    /// so an interrupted save never leaves a half-written checkpoint.
+    pub fn save_as(&self, config: &SyncConfig, path: &Path, dtype: DType) -> anyhow::Result<()> {
+        let weights_tmp = tmp_sibling(path);
+        let json = config_path(path);
+        let json_tmp = tmp_sibling(&json);
+        let mut store = SafetensorsStore::from_file(&weights_tmp).overwrite(true).with_to_adapter(FloatCastAdapter::to(dtype));
         self.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving sync model to {}: {e}", path.display()))?;
-        std::fs::write(config_path(path), serde_json::to_string_pretty(config)?)
-            .with_context(|| format!("writing {}", config_path(path).display()))?;
+        std::fs::write(&json_tmp, serde_json::to_string_pretty(config)?).with_context(|| format!("writing {}", json_tmp.display()))?;
+        std::fs::rename(&weights_tmp, path).with_context(|| format!("renaming {} to {}", weights_tmp.display(), path.display()))?;
+        std::fs::rename(&json_tmp, &json).with_context(|| format!("renaming {} to {}", json_tmp.display(), json.display()))?;
         Ok(())
     }
 
-    /// Load a model saved by [`SyncModel::save`], in inference mode.
+    /// Load a model saved by [`SyncModel::save`] (f32 or f16 weights, computed in f32), in
+    /// inference mode. The config is `<stem>.json`, or `<path>.json` as older runs named it.
     pub fn load(path: &Path, device: &Device) -> anyhow::Result<(Self, SyncConfig)> {
-        let json = config_path(path);
-        let config: SyncConfig = serde_json::from_slice(&std::fs::read(&json).with_context(|| format!("reading {}", json.display()))?)
+        if !path.is_file() {
+            anyhow::bail!("sync model {} does not exist", path.display());
+        }
+        let json = [config_path(path), legacy_config_path(path)].into_iter().find(|p| p.is_file()).unwrap_or_else(|| config_path(path));
+        let config: SyncConfig = serde_json::from_slice(&std::fs::read(&json).with_context(|| format!("reading {} (the config of sync model {})", json.display(), path.display()))?)
             .with_context(|| format!("parsing {}", json.display()))?;
         let mut model = Self::new(&config, device);
-        let mut store = SafetensorsStore::from_file(path);
+        let mut store = SafetensorsStore::from_file(path).with_from_adapter(FloatCastAdapter::to(DType::F32));
         model.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading sync model from {}: {e}", path.display()))?;
         Ok((model.valid(), config))
     }
 }
 
-fn config_path(weights: &Path) -> PathBuf {
+/// The config file of the weights at `path`: `sync.safetensors` -> `sync.json`.
+pub fn config_path(weights: &Path) -> PathBuf {
+    weights.with_extension("json")
+}
+
+/// `<path>.json`, the config name of checkpoints saved before [`config_path`].
+fn legacy_config_path(weights: &Path) -> PathBuf {
     let mut name = weights.as_os_str().to_owned();
     name.push(".json");
     PathBuf::from(name)
 }
+
+/// Environment variable naming the sync model to use instead of the shipped one.
+pub const SYNC_MODEL_ENV: &str = "FOLEY_SYNC_MODEL";
+
+/// The shipped sync backbone: `$FOLEY_SYNC_MODEL` if set, else `models/sync/sync.safetensors`
+/// of the source tree this crate was built from (trained by `foley train sync`, see
+/// `models/README.md`).
+pub fn default_model_path() -> PathBuf {
+    match std::env::var_os(SYNC_MODEL_ENV) {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/sync/sync.safetensors"),
+    }
+}
+
+/// `<path>.tmp` next to `path` (same directory, so the final rename is atomic).
+fn tmp_sibling(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
 
 /// Pack RGB8 frames (`size x size`, 25 fps, consecutive) as the video encoder's input
 /// `[t, 6, size, size]`: RGB in [-1, 1] and 4x the difference to the previous frame (0 for the first).
