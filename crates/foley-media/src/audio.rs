@@ -7,8 +7,8 @@ use std::process::Stdio;
 use crate::ffmpeg::{ffmpeg, run, stderr_summary};
 use crate::{AtomicOutput, MediaError, probe};
 
-/// The first audio stream of `path` as mono f32 at `sample_rate` Hz (channels averaged by
-/// ffmpeg's downmix, resampled by libswresample).
+/// The first audio stream of `path` as mono f32 at `sample_rate` Hz (channels averaged, as
+/// MMAudio's `waveform.mean(dim=0)`; resampled by libswresample).
 pub fn decode_audio(path: &Path, sample_rate: u32) -> Result<Vec<f32>, MediaError> {
     decode_audio_segment(path, sample_rate, 0.0, None)
 }
@@ -34,6 +34,14 @@ pub fn decode_audio_segment(
     cmd.arg("-i").arg(path).args(["-map", "0:a:0", "-vn", "-sn", "-dn"]);
     if let Some(d) = duration {
         cmd.args(["-t", &format!("{d}")]);
+    }
+    // An explicit mean: ffmpeg's own `-ac 1` downmix sums stereo at -3 dB ((L+R)/sqrt 2),
+    // which is louder than the mean and can exceed full scale.
+    let channels = info.audio[0].channels;
+    if channels > 1 {
+        let gain = 1.0 / channels as f64;
+        let terms: Vec<String> = (0..channels).map(|c| format!("{gain}*c{c}")).collect();
+        cmd.args(["-af", &format!("pan=mono|c0={}", terms.join("+"))]);
     }
     cmd.args(["-ac", "1", "-ar", &sample_rate.to_string(), "-f", "f32le", "pipe:1"]);
     let bytes = run(cmd, path)?;
