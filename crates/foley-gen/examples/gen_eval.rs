@@ -1,0 +1,243 @@
+//! Generator benchmark on foley-sim test scenes (BENCHMARKS.md `## Generator`).
+//!
+//!   cargo run --release -p foley-gen --example gen_eval -- TEST_DIR TRAIN_DIR MODEL OUT_DIR
+//!
+//! TEST_DIR / TRAIN_DIR are `scripts/dev/gen_data.sh` outputs (`shards/` + `scenes/<seed>/`).
+//! For every sampler setting, each test clip's soundtrack is generated from its precomputed
+//! video features (no prompt, seed = clip index), turned into a waveform by Griffin-Lim, and
+//! scored against the scene's events.json:
+//! * onset P/R/F1 within ±40 ms (one-to-one matching) of the onsets of transient events,
+//!   detected on the waveform with foley-eval's librosa-style detector (16 kHz, hop 256);
+//! * mean |offset| between each true onset and the nearest detected onset within ±100 ms;
+//! * class accuracy: at each transient event, the log-mel rise (160 ms after the onset minus
+//!   160 ms before) is assigned to the nearest (cosine) class template; templates are the mean
+//!   rises of each class over the TRAIN scenes' true mels.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use foley_eval::metrics::onsets::match_count;
+use foley_eval::onset::{OnsetConfig, OnsetDetector};
+use foley_gen::data::{Clip, load_clips, tokens_to_mel};
+use foley_gen::generate::{SampleOptions, Sampler, VideoFeatures, sample_tokens, tokens_mel, vocode};
+use foley_gen::Generator;
+use foley_seq::SequenceConfig;
+
+const TOL: f64 = 0.04;
+const NEAR: f64 = 0.1;
+const RISE_S: f64 = 0.16;
+
+#[derive(serde::Deserialize)]
+struct Event {
+    onset: f64,
+    class: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Events {
+    events: Vec<Event>,
+}
+
+const CONTINUOUS: [&str; 3] = ["fire", "cart", "water"];
+
+fn transient_events(scene_dir: &Path, duration: f64) -> Result<Vec<(f64, String)>> {
+    let path = scene_dir.join("events.json");
+    let e: Events = serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("{}", path.display()))?)?;
+    let mut v: Vec<(f64, String)> = e.events.into_iter().filter(|e| !CONTINUOUS.contains(&e.class.as_str()) && e.onset < duration).map(|e| (e.onset, e.class)).collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(v)
+}
+
+fn scene_dir(root: &Path, id: &str) -> PathBuf {
+    // ids are `scenes/<seed>/scene`
+    root.join(Path::new(id).parent().unwrap())
+}
+
+/// Mel rise at `t`: mean log-mel over [t, t+RISE) minus over [t-RISE, t), per bin.
+fn rise(mel: &[f32], n_mels: usize, n_frames: usize, fps: f64, t: f64) -> Vec<f32> {
+    let f0 = (t * fps).round() as isize;
+    let w = (RISE_S * fps).round() as isize;
+    let mean = |a: isize, b: isize, m: usize| {
+        let (a, b) = (a.clamp(0, n_frames as isize - 1) as usize, b.clamp(1, n_frames as isize) as usize);
+        let n = (b.saturating_sub(a)).max(1);
+        (a..b.max(a + 1).min(n_frames)).map(|f| mel[m * n_frames + f]).sum::<f32>() / n as f32
+    };
+    (0..n_mels).map(|m| mean(f0, f0 + w, m) - mean(f0 - w, f0, m)).collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb).max(1e-9)
+}
+
+#[derive(Default, Clone, serde::Serialize)]
+struct Score {
+    hits: usize,
+    detected: usize,
+    truth: usize,
+    offsets: Vec<f64>,
+    class_ok: usize,
+    class_n: usize,
+    seconds: f64,
+}
+
+impl Score {
+    fn row(&self, name: &str) -> String {
+        let p = self.hits as f64 / self.detected.max(1) as f64;
+        let r = self.hits as f64 / self.truth.max(1) as f64;
+        let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        let off = if self.offsets.is_empty() { f64::NAN } else { self.offsets.iter().sum::<f64>() / self.offsets.len() as f64 * 1000.0 };
+        let near = self.offsets.len() as f64 / self.truth.max(1) as f64;
+        format!(
+            "| {name} | {f1:.3} | {p:.3} | {r:.3} | {off:.1} ({:.0}%) | {:.3} | {:.2} |",
+            near * 100.0,
+            self.class_ok as f64 / self.class_n.max(1) as f64,
+            self.seconds
+        )
+    }
+}
+
+struct Templates(BTreeMap<String, Vec<f32>>);
+
+impl Templates {
+    fn classify(&self, r: &[f32]) -> &str {
+        self.0.iter().max_by(|a, b| cosine(a.1, r).total_cmp(&cosine(b.1, r))).map(|(k, _)| k.as_str()).unwrap()
+    }
+}
+
+fn main() -> Result<()> {
+    let args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    let [test_dir, train_dir, model, out_dir] = args.as_slice() else {
+        anyhow::bail!("usage: gen_eval TEST_DIR TRAIN_DIR MODEL OUT_DIR");
+    };
+    let limit: usize = std::env::var("GEN_EVAL_CLIPS").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
+    let grid = std::env::var("GEN_EVAL_GRID").unwrap_or_else(|_| "full".into());
+    std::fs::create_dir_all(out_dir)?;
+    let device = Device::flex();
+    let mut generator = Generator::load(model, &device)?;
+    let seq = generator.sequence();
+    let (n_mels, fps) = (seq.mel.n_mels, seq.mel.frames_per_second());
+    let lt = generator.meta.flow.text_seq_len;
+
+    // Class templates from the training scenes' true mels.
+    let (train, _) = load_clips(&[train_dir.join("shards")], &seq, lt)?;
+    let mut sums: BTreeMap<String, (Vec<f32>, usize)> = BTreeMap::new();
+    for clip in &train {
+        let mel = tokens_to_mel(&clip.mel, n_mels);
+        let nf = mel.len() / n_mels;
+        for (t, class) in transient_events(&scene_dir(train_dir, &clip.id), seq.duration)? {
+            let r = rise(&mel, n_mels, nf, fps, t);
+            let e = sums.entry(class).or_insert((vec![0.0; n_mels], 0));
+            e.0.iter_mut().zip(&r).for_each(|(s, v)| *s += v);
+            e.1 += 1;
+        }
+    }
+    let templates = Templates(sums.into_iter().map(|(k, (s, n))| (k, s.iter().map(|v| v / n as f32).collect())).collect());
+
+    let (mut test, sync_dim) = load_clips(&[test_dir.join("shards")], &seq, lt)?;
+    test.truncate(limit);
+    let truth: Vec<Vec<(f64, String)>> = test.iter().map(|c| transient_events(&scene_dir(test_dir, &c.id), seq.duration)).collect::<Result<_>>()?;
+    let detector = OnsetDetector::new(OnsetConfig { sample_rate: 16_000, n_fft: 1024, hop: 256, n_mels: 80 });
+
+    let score_one = |score: &mut Score, wave: &[f32], mel: &[f32], truth: &[(f64, String)]| {
+        let detected = detector.detect(wave).times();
+        let times: Vec<f64> = truth.iter().map(|t| t.0).collect();
+        score.hits += match_count(&detected, &times, TOL);
+        score.detected += detected.len();
+        score.truth += times.len();
+        for t in &times {
+            if let Some(d) = detected.iter().map(|d| (d - t).abs()).filter(|d| *d <= NEAR).min_by(f64::total_cmp) {
+                score.offsets.push(d);
+            }
+        }
+        let nf = mel.len() / n_mels;
+        for (t, class) in truth {
+            score.class_n += 1;
+            score.class_ok += (templates.classify(&rise(mel, n_mels, nf, fps, *t)) == class) as usize;
+        }
+    };
+
+    let mut rows = Vec::new();
+    let mut json = BTreeMap::new();
+    // References.
+    {
+        let (mut s_true, mut s_gl, mut s_noise, mut s_silence) = (Score::default(), Score::default(), Score::default(), Score::default());
+        for (i, clip) in test.iter().enumerate() {
+            let video = scene_dir(test_dir, &clip.id).join("scene.wav");
+            let mut wave = foley_media::decode_audio(&video, 16_000)?;
+            wave.resize(seq.num_audio_samples(), 0.0);
+            let mel = tokens_to_mel(&clip.mel, n_mels);
+            score_one(&mut s_true, &wave, &mel, &truth[i]);
+            let gl = vocode(&tokens_mel(&clip.mel, &seq)?, &seq, i as u64)?;
+            score_one(&mut s_gl, &gl, &mel, &truth[i]);
+            let noise: Vec<f32> = foley_flow::noise::standard_normal(1000 + i as u64, wave.len()).iter().map(|v| v * 0.03).collect();
+            let noise_mel = foley_dsp::MelSpectrogram::new(seq.mel).compute(&noise);
+            let noise_tokens = foley_gen::data::mel_to_tokens(&noise_mel.data, n_mels, noise_mel.n_frames, seq.latent_seq_len(), 2);
+            score_one(&mut s_noise, &noise, &tokens_to_mel(&noise_tokens, n_mels), &truth[i]);
+            let silence = vec![0f32; wave.len()];
+            let silent_mel = vec![-5f32; mel.len()];
+            score_one(&mut s_silence, &silence, &silent_mel, &truth[i]);
+        }
+        for (name, s) in [("true audio", &s_true), ("true mel -> Griffin-Lim", &s_gl), ("white noise", &s_noise), ("silence", &s_silence)] {
+            rows.push(s.row(name));
+            json.insert(name.to_string(), s.clone());
+            println!("{}", rows.last().unwrap());
+        }
+    }
+
+    let mut settings: Vec<(String, Sampler, f32, bool, bool)> = Vec::new();
+    let cfgs: &[f32] = if grid == "full" { &[1.0, 2.0] } else { &[2.0] };
+    for &cfg in cfgs {
+        for k in [1, 2, 4, 8] {
+            settings.push((format!("shortcut {k}, cfg {cfg}"), Sampler::Shortcut(k), cfg, true, false));
+        }
+        for k in [25, 64] {
+            settings.push((format!("Euler {k}, cfg {cfg}"), Sampler::Euler(k), cfg, true, false));
+        }
+    }
+    settings.push(("video dropped (shortcut 8, cfg 1)".into(), Sampler::Shortcut(8), 1.0, false, false));
+    settings.push(("shuffled video (shortcut 8, cfg 2)".into(), Sampler::Shortcut(8), 2.0, true, true));
+
+    let mut figure_done = false;
+    for (name, sampler, cfg, use_video, shuffled) in settings {
+        let mut s = Score::default();
+        let started = Instant::now();
+        for (i, clip) in test.iter().enumerate() {
+            let source: &Clip = if shuffled { &test[(i + 1) % test.len()] } else { clip };
+            let video = VideoFeatures { semantic: source.semantic.clone(), sync: source.sync.clone(), sync_dim };
+            let options = SampleOptions { sampler, cfg, seed: i as u64, use_video };
+            let t0 = Instant::now();
+            let tokens = sample_tokens(&mut generator, &seq, &video, None, None, None, &options, &mut |_, _| {})?;
+            s.seconds += t0.elapsed().as_secs_f64();
+            let mel = tokens_to_mel(&tokens, n_mels);
+            let wave = vocode(&tokens_mel(&tokens, &seq)?, &seq, i as u64)?;
+            score_one(&mut s, &wave, &mel, &truth[i]);
+            if !figure_done && name == "shortcut 8, cfg 2" && i == 0 {
+                figure_done = true;
+                let nf = mel.len() / n_mels;
+                let onsets: Vec<f64> = truth[0].iter().map(|t| t.0).collect();
+                let true_mel = tokens_to_mel(&clip.mel, n_mels);
+                let panels = [
+                    foley_eval::report::MelPanel { title: format!("generated (shortcut 8 steps, cfg 2), test scene {}", clip.id), n_mels, n_frames: nf, data: &mel, frame_rate: fps, onsets: &onsets },
+                    foley_eval::report::MelPanel { title: "true audio (events.json onsets marked)".into(), n_mels, n_frames: nf, data: &true_mel, frame_rate: fps, onsets: &onsets },
+                ];
+                foley_eval::report::write_comparison_png(&out_dir.join("gen_vs_true_mel.png"), &panels).map_err(|e| anyhow::anyhow!(e))?;
+            }
+        }
+        s.seconds /= test.len() as f64;
+        rows.push(s.row(&name));
+        println!("{} [{:.0} s]", rows.last().unwrap(), started.elapsed().as_secs_f64());
+        json.insert(name, s);
+    }
+    let header = "| setting | onset F1 (±40 ms) | precision | recall | mean abs offset, ms (true onsets with a detection within ±100 ms) | class accuracy | sampling s/clip |\n|---|---|---|---|---|---|---|\n";
+    let table = format!("{header}{}\n", rows.join("\n"));
+    std::fs::write(out_dir.join("gen_eval.md"), &table)?;
+    std::fs::write(out_dir.join("gen_eval.json"), serde_json::to_string_pretty(&json)?)?;
+    println!("\n{table}\n{} test clips, {} class templates", test.len(), templates.0.len());
+    Ok(())
+}

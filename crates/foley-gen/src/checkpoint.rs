@@ -1,0 +1,84 @@
+//! Atomic, resumable checkpoints: `checkpoints/step-<n>/` holds the model, its EMA, the
+//! optimizer state and the run state. A checkpoint is written under a temporary name and
+//! renamed into place, then `checkpoints/LATEST` is replaced (write + rename) with its name, so
+//! a run killed at any point resumes from the last complete checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Progress of a run that is not in the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Steps done.
+    pub step: usize,
+    /// Loss of every step done.
+    pub losses: Vec<f32>,
+    /// Training wall time so far (all sessions), seconds.
+    pub wall_seconds: f64,
+}
+
+pub const MODEL: &str = "model.bpk";
+pub const EMA: &str = "ema.bpk";
+pub const OPTIMIZER: &str = "optimizer.bpk";
+pub const STATE: &str = "state.json";
+
+/// The checkpoint folder of a run.
+pub fn dir(out_dir: &Path) -> PathBuf {
+    out_dir.join("checkpoints")
+}
+
+/// The last complete checkpoint, if any.
+pub fn latest(out_dir: &Path) -> Result<Option<PathBuf>> {
+    let pointer = dir(out_dir).join("LATEST");
+    match std::fs::read_to_string(&pointer) {
+        Ok(name) => {
+            let path = dir(out_dir).join(name.trim());
+            anyhow::ensure!(path.join(STATE).is_file(), "{} names {}, which is incomplete", pointer.display(), path.display());
+            Ok(Some(path))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", pointer.display())),
+    }
+}
+
+/// Write a checkpoint for `state.step`: `fill(tmp_dir)` writes the weight files, then the state
+/// is added, the folder renamed into place and `LATEST` updated. Older checkpoints but the
+/// previous one are removed.
+pub fn write(out_dir: &Path, state: &RunState, fill: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+    let root = dir(out_dir);
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let name = format!("step-{:08}", state.step);
+    let tmp = root.join(format!(".tmp-{name}"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir_all(&tmp)?;
+    fill(&tmp)?;
+    std::fs::write(tmp.join(STATE), serde_json::to_string(state)?)?;
+    let path = root.join(&name);
+    if path.exists() {
+        std::fs::remove_dir_all(&path)?;
+    }
+    std::fs::rename(&tmp, &path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    let pointer_tmp = root.join(".LATEST.tmp");
+    std::fs::write(&pointer_tmp, &name)?;
+    std::fs::rename(&pointer_tmp, root.join("LATEST"))?;
+    // Keep this checkpoint and the one before it.
+    let mut old: Vec<PathBuf> = std::fs::read_dir(&root)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("step-")) && *p != path)
+        .collect();
+    old.sort();
+    for p in old.iter().rev().skip(1) {
+        let _ = std::fs::remove_dir_all(p);
+    }
+    Ok(path)
+}
+
+/// The run state saved in checkpoint `path`.
+pub fn read_state(path: &Path) -> Result<RunState> {
+    let file = path.join(STATE);
+    serde_json::from_slice(&std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?).with_context(|| format!("parsing {}", file.display()))
+}

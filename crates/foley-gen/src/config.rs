@@ -1,0 +1,216 @@
+//! The training configuration: one TOML file describes a whole run (data, network, recipe,
+//! output), so a run is reproduced by its file alone.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, ensure};
+use foley_flow::{Extensions, FlowConfig};
+use foley_seq::SequenceConfig;
+use serde::{Deserialize, Serialize};
+
+/// A training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Where checkpoints, the final model, the loss log and its plot go (relative paths are
+    /// relative to the TOML file; `~/` is the home directory).
+    pub out_dir: PathBuf,
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    pub train: RecipeConfig,
+}
+
+/// Which clips, and how they become inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Folders of `foley extract` shards (with sync features).
+    pub shards: Vec<PathBuf>,
+    /// Training window in seconds (clips are extracted at this length).
+    #[serde(default = "default_duration")]
+    pub duration: f64,
+    /// Text auxiliary embedding: the clip's caption (MiniLM token states) or none (always the
+    /// empty string).
+    #[serde(default)]
+    pub text: TextMode,
+    /// Text tokens kept (padded with zeros / truncated).
+    #[serde(default = "default_text_len")]
+    pub text_seq_len: usize,
+    /// Positional auxiliary embedding (VTA-LDM): sinusoidal time channels appended to every
+    /// semantic frame feature.
+    #[serde(default)]
+    pub positional_channels: usize,
+    /// VTA-LDM concat augmentation: probability that a training example is two clips joined at
+    /// a random cut (all streams cut at the same time; its caption becomes empty).
+    #[serde(default)]
+    pub concat_prob: f64,
+    /// CSV `id,score` of audio-visual alignment scores; with `min_alignment`, clips scoring
+    /// below it are dropped from training (VTA-LDM's data filter).
+    #[serde(default)]
+    pub alignment_scores: Option<PathBuf>,
+    #[serde(default)]
+    pub min_alignment: Option<f64>,
+}
+
+/// Caption conditioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextMode {
+    #[default]
+    Caption,
+    None,
+}
+
+/// Size of the MM-DiT.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub hidden_dim: usize,
+    /// Joint + fused blocks.
+    pub depth: usize,
+    pub fused_depth: usize,
+    pub num_heads: usize,
+    #[serde(default = "default_mlp_ratio")]
+    pub mlp_ratio: f64,
+    /// MMDiT-X extra audio self-attention in joint blocks.
+    #[serde(default)]
+    pub audio_self_attn: bool,
+}
+
+/// Optimizer and SALSA-V recipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeConfig {
+    pub steps: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub warmup_steps: usize,
+    #[serde(default = "default_weight_decay")]
+    pub weight_decay: f64,
+    /// Global gradient-norm clip.
+    #[serde(default = "default_clip")]
+    pub grad_clip: f64,
+    pub ema_decay: f64,
+    pub seed: u64,
+    pub checkpoint_every: usize,
+    /// Fraction of each batch trained on shortcut self-consistency targets.
+    pub shortcut_fraction: f64,
+    /// Smallest shortcut step is `2^-shortcut_levels` (7: 1/128).
+    #[serde(default = "default_levels")]
+    pub shortcut_levels: u32,
+    /// CFG dropout of the video streams (semantic + sync) to the learned empty features.
+    pub video_dropout: f64,
+    /// CFG dropout of the caption to the empty string.
+    pub text_dropout: f64,
+    /// Known-audio mask mode probabilities (normalized).
+    pub mask: MaskProbs,
+}
+
+/// Probabilities of SALSA-V's mask modes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskProbs {
+    pub none: f64,
+    pub spans: f64,
+    pub prefix: f64,
+    pub suffix: f64,
+}
+
+fn default_duration() -> f64 {
+    8.0
+}
+fn default_text_len() -> usize {
+    16
+}
+fn default_mlp_ratio() -> f64 {
+    4.0
+}
+fn default_weight_decay() -> f64 {
+    0.01
+}
+fn default_clip() -> f64 {
+    1.0
+}
+fn default_levels() -> u32 {
+    7
+}
+
+/// Channels of one latent token: two 80-bin mel frames.
+pub fn token_channels(seq: &SequenceConfig) -> usize {
+    seq.mel.n_mels * mel_frames_per_token(seq)
+}
+
+/// Mel frames per latent token (2 for MMAudio-16k's geometry: 62.5 / 31.25).
+pub fn mel_frames_per_token(seq: &SequenceConfig) -> usize {
+    (seq.mel.frames_per_second() / seq.latent_rate()).round() as usize
+}
+
+impl TrainConfig {
+    /// Read and check a TOML file; relative paths become relative to its folder.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut config: Self = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.out_dir = resolve(base, &config.out_dir);
+        for s in &mut config.data.shards {
+            *s = resolve(base, s);
+        }
+        if let Some(p) = &mut config.data.alignment_scores {
+            *p = resolve(base, p);
+        }
+        config.validate().with_context(|| format!("{}", path.display()))?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let r = &self.train;
+        ensure!(!self.data.shards.is_empty(), "data.shards is empty");
+        ensure!(r.steps > 0 && r.batch_size > 0, "train.steps and train.batch_size must be positive");
+        ensure!((0.0..=1.0).contains(&r.shortcut_fraction), "train.shortcut_fraction must be in [0, 1]");
+        ensure!((0.0..1.0).contains(&r.ema_decay), "train.ema_decay must be in [0, 1)");
+        ensure!(r.checkpoint_every > 0, "train.checkpoint_every must be positive");
+        let m = r.mask;
+        ensure!([m.none, m.spans, m.prefix, m.suffix].iter().all(|p| *p >= 0.0) && m.none + m.spans + m.prefix + m.suffix > 0.0, "train.mask: probabilities must be >= 0 with a positive sum");
+        ensure!(self.data.min_alignment.is_none() || self.data.alignment_scores.is_some(), "data.min_alignment needs data.alignment_scores");
+        self.flow_config(128).validate().map_err(|e| anyhow::anyhow!("model: {e}"))?;
+        Ok(())
+    }
+
+    /// Sequence geometry of the training window.
+    pub fn sequence(&self) -> SequenceConfig {
+        SequenceConfig::mmaudio_16k(self.data.duration)
+    }
+
+    /// The flow network for sync features of width `sync_dim`.
+    pub fn flow_config(&self, sync_dim: usize) -> FlowConfig {
+        let seq = self.sequence();
+        let m = &self.model;
+        FlowConfig {
+            latent_dim: token_channels(&seq),
+            clip_dim: foley_encoders::efficientnet::FEATURE_DIM + self.data.positional_channels,
+            sync_dim,
+            text_dim: foley_encoders::bert::HIDDEN_DIM,
+            hidden_dim: m.hidden_dim,
+            depth: m.depth,
+            fused_depth: m.fused_depth,
+            num_heads: m.num_heads,
+            mlp_ratio: m.mlp_ratio,
+            latent_seq_len: 0,
+            clip_seq_len: 0,
+            sync_seq_len: 0,
+            text_seq_len: self.data.text_seq_len,
+            v2: true,
+            extensions: Extensions { masked_audio: true, shortcut: true, audio_self_attn: m.audio_self_attn },
+        }
+        .with_sequence(&seq)
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if let Ok(rest) = p.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+}

@@ -1,0 +1,266 @@
+//! Video -> soundtrack: the conditions of a window of the video (the same frames and encoders
+//! as `foley extract`), flow sampling (shortcut or Euler, with classifier-free guidance), the
+//! log-mel it denotes, and Griffin-Lim.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, ensure};
+use burn::tensor::{Device, Tensor, TensorData};
+use foley_dsp::{GriffinLim, Mel, MelSpectrogram};
+use foley_encoders::ModelCache;
+use foley_encoders::bert::{HIDDEN_DIM, MiniLm};
+use foley_encoders::efficientnet::{self, EfficientNetLite0};
+use foley_encoders::sync::{SyncConfig, SyncModel, frame_input};
+use foley_flow::sampler::{Guided, euler, initial_noise, linspace_schedule, shortcut};
+use foley_flow::{AudioPrompt, ExtraInputs};
+use foley_media::{FrameReader, FrameRequest, Rational, Resize};
+use foley_seq::SequenceConfig;
+
+use crate::config::token_channels;
+use crate::data::{fit_text, tokens_to_mel, with_positional};
+use crate::model::{Generator, conditions};
+
+/// The conditioning encoders, loaded once.
+pub struct Encoders {
+    pub frames: EfficientNetLite0,
+    pub text: MiniLm,
+    pub sync: SyncModel,
+    pub sync_config: SyncConfig,
+    pub device: Device,
+}
+
+impl Encoders {
+    /// EfficientNet-Lite0 and MiniLM from the model cache, the sync backbone from `sync_model`.
+    pub fn load(cache: &ModelCache, sync_model: &Path, device: &Device) -> Result<Self> {
+        let (sync, sync_config) = SyncModel::load(sync_model, device)?;
+        Ok(Self { frames: EfficientNetLite0::from_cache(cache, device)?, text: MiniLm::from_cache(cache, device)?, sync, sync_config, device: device.clone() })
+    }
+
+    /// `[text_seq_len, 384]` MiniLM token states of `text`, zero-padded / truncated.
+    pub fn text_tokens(&self, text: &str, seq_len: usize) -> Result<Vec<f32>> {
+        let enc = self.text.encode(&[text])?;
+        let tokens: Vec<f32> = enc.tokens.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(fit_text(&tokens, HIDDEN_DIM, seq_len))
+    }
+}
+
+/// The video conditions of one window.
+#[derive(Debug, Clone)]
+pub struct VideoFeatures {
+    /// `[clip_seq_len, 1280]`.
+    pub semantic: Vec<f32>,
+    /// `[sync_seq_len, sync_dim]`.
+    pub sync: Vec<f32>,
+    pub sync_dim: usize,
+}
+
+/// Features of `seq.duration` seconds of `video` from `start`, exactly as `foley extract`
+/// computes them (8 fps semantic frames and 25 fps sync frames, the last frame repeated when
+/// the video ends early).
+pub fn video_features(enc: &Encoders, video: &Path, start: f64, seq: &SequenceConfig, progress: &mut dyn FnMut(&str)) -> Result<VideoFeatures> {
+    let n = seq.clip_seq_len();
+    let mut frames = efficientnet::sample_frames(video, seq.clip_frame_rate, start, Some(n as f64 / seq.clip_frame_rate))?;
+    ensure!(!frames.is_empty(), "{}: no video frames after {start} s", video.display());
+    while frames.len() < n {
+        frames.push(frames.last().cloned().context("no frames")?);
+    }
+    progress("semantic");
+    let semantic = enc.frames.encode_frames(&frames, 16, &enc.device).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+
+    let needed = if seq.sync_num_segments() == 0 { 0 } else { (seq.sync_num_segments() - 1) * seq.sync_step_size + seq.sync_num_frames_per_segment };
+    let request = FrameRequest {
+        fps: Rational::approximate(seq.sync_frame_rate).context("sync frame rate")?,
+        start,
+        duration: Some(needed.max(1) as f64 / seq.sync_frame_rate),
+        resize: Resize::CropSquare(enc.sync_config.frame_size as u32),
+    };
+    let mut frames = FrameReader::open(video, &request)?.collect::<Result<Vec<_>, _>>()?;
+    ensure!(!frames.is_empty(), "{}: no video frames after {start} s", video.display());
+    while frames.len() < needed {
+        frames.push(frames.last().cloned().context("no frames")?);
+    }
+    let rgb: Vec<&[u8]> = frames.iter().map(|f| f.rgb.as_slice()).collect();
+    let tokens = enc.sync.clip_tokens(frame_input(&rgb, enc.sync_config.frame_size, &enc.device), seq);
+    let sync_dim = tokens.dims()[1];
+    let sync = tokens.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    progress("sync");
+    Ok(VideoFeatures { semantic, sync, sync_dim })
+}
+
+/// How to integrate the flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampler {
+    /// SALSA-V shortcut sampling with `k` steps (a power of two).
+    Shortcut(usize),
+    /// Euler with `k` uniform steps (step size input 0: the flow-matching velocity).
+    Euler(usize),
+}
+
+/// Sampling settings.
+#[derive(Debug, Clone)]
+pub struct SampleOptions {
+    pub sampler: Sampler,
+    /// Guidance weight (`<= 1`: no guidance).
+    pub cfg: f32,
+    pub seed: u64,
+    /// `false` drops the video conditions to the learned empty features (a baseline).
+    pub use_video: bool,
+}
+
+/// Known audio to keep: raw log-mel tokens `[latent_seq_len, token_channels]` and a 0/1 mask per
+/// token.
+#[derive(Debug, Clone)]
+pub struct KnownAudio {
+    pub tokens: Vec<f32>,
+    pub mask: Vec<f32>,
+}
+
+/// Sample the log-mel tokens (raw, token-major) of one window. `text` / `negative` are
+/// `[text_seq_len, 384]` token states (`None`: the empty string). Known tokens of `known` are
+/// copied into the result unchanged.
+pub fn sample_tokens(
+    generator: &mut Generator,
+    seq: &SequenceConfig,
+    video: &VideoFeatures,
+    text: Option<&[f32]>,
+    negative: Option<&[f32]>,
+    known: Option<&KnownAudio>,
+    options: &SampleOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<f32>> {
+    ensure!(seq.duration <= generator.meta.duration + 1e-9, "window of {} s is longer than the trained {} s", seq.duration, generator.meta.duration);
+    let device = generator.net.device();
+    let (n, c) = (seq.latent_seq_len(), token_channels(seq));
+    let (nc, ns) = (seq.clip_seq_len(), seq.sync_seq_len());
+    generator.net.update_seq_lengths(n, nc, ns);
+    let lt = generator.meta.flow.text_seq_len;
+    let t3 = |v: Vec<f32>, d: [usize; 3]| Tensor::<3>::from_data(TensorData::new(v, d), &device);
+    let sem_dim = efficientnet::FEATURE_DIM;
+    let clip = with_positional(&video.semantic, sem_dim, seq.clip_frame_rate, generator.meta.positional_channels);
+    let clip_dim = sem_dim + generator.meta.positional_channels;
+    ensure!(video.semantic.len() == nc * sem_dim && video.sync.len() == ns * video.sync_dim, "video features do not match the {} s window", seq.duration);
+    let empty = generator.meta.empty_text.clone();
+    let text = text.map(<[f32]>::to_vec).unwrap_or_else(|| empty.clone());
+    let drop = Tensor::<1>::from_data(TensorData::new(vec![if options.use_video { 0.0f32 } else { 1.0 }], [1]), &device);
+    let cond = conditions(&generator.net, t3(clip, [1, nc, clip_dim]), t3(video.sync.clone(), [1, ns, video.sync_dim]), t3(text, [1, lt, HIDDEN_DIM]), drop)?;
+    let uncond = generator.net.empty_conditions(1, negative.map(|t| t3(t.to_vec(), [1, lt, HIDDEN_DIM])))?;
+    let guided = Guided::new(cond, &uncond, options.cfg);
+
+    let stats = generator.meta.stats.clone();
+    let prompt = known.map(|k| {
+        let mut tokens = k.tokens.clone();
+        stats.normalize(&mut tokens);
+        AudioPrompt { known: t3(tokens, [1, n, c]), mask: Tensor::from_data(TensorData::new(k.mask.clone(), [1, n]), &device) }
+    });
+    let extra = ExtraInputs { step_size: None, prompt };
+    let x0 = initial_noise(options.seed, [1, n, c], &device);
+    let x = match options.sampler {
+        Sampler::Shortcut(k) => shortcut(&generator.net, x0, &guided, k, &extra, progress)?,
+        Sampler::Euler(k) => {
+            let extra = ExtraInputs { step_size: Some(vec![0.0]), ..extra };
+            euler(&generator.net, x0, &guided, &linspace_schedule(k), &extra, progress)?
+        }
+    };
+    let mut tokens: Vec<f32> = x.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    stats.unnormalize(&mut tokens);
+    if let Some(k) = known {
+        for (i, &m) in k.mask.iter().enumerate() {
+            if m == 1.0 {
+                tokens[i * c..(i + 1) * c].copy_from_slice(&k.tokens[i * c..(i + 1) * c]);
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+/// Raw log-mel tokens -> mel-major [`Mel`].
+pub fn tokens_mel(tokens: &[f32], seq: &SequenceConfig) -> Result<Mel> {
+    let n_mels = seq.mel.n_mels;
+    Ok(Mel::new(n_mels, tokens.len() / n_mels, tokens_to_mel(tokens, n_mels))?)
+}
+
+/// Griffin-Lim waveform of `mel`, exactly `seq.num_audio_samples()` long.
+pub fn vocode(mel: &Mel, seq: &SequenceConfig, seed: u64) -> Result<Vec<f32>> {
+    let converter = MelSpectrogram::new(seq.mel);
+    let (mut wave, _) = GriffinLim { seed, ..GriffinLim::default() }.invert(&converter, mel)?;
+    wave.resize(seq.num_audio_samples(), 0.0);
+    Ok(wave)
+}
+
+/// Shortest window generated (the sync backbone needs 16 frames at 25 fps).
+pub const MIN_DURATION: f64 = 1.0;
+
+/// The part of a video to give sound to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub start: f64,
+    pub duration: f64,
+}
+
+/// Check `--start` / `--duration` against the video and the generator's trained window
+/// `limit`: a longer input is refused (never silently cut).
+pub fn plan_window(video: &Path, video_duration: f64, start: f64, duration: Option<f64>, limit: f64) -> Result<Window> {
+    let name = video.display();
+    ensure!(start >= 0.0 && start.is_finite(), "--start must be >= 0, got {start}");
+    ensure!(start < video_duration, "{name}: --start {start} s is past the end of the video ({video_duration:.2} s)");
+    let rest = video_duration - start;
+    let duration = match duration {
+        Some(d) => {
+            ensure!(d.is_finite() && d > 0.0, "--duration must be positive, got {d}");
+            ensure!(start + d <= video_duration + 0.05, "{name}: --start {start} + --duration {d} goes past the end of the video ({video_duration:.2} s)");
+            d.min(rest)
+        }
+        None => rest,
+    };
+    ensure!(
+        duration <= limit + 0.02,
+        "{name} is {duration:.2} s long{}, but the generator's window is {limit} s; long-form generation is not supported yet, so pick a window with --start T --duration D (D <= {limit})",
+        if start > 0.0 { format!(" from --start {start}") } else { String::new() }
+    );
+    ensure!(duration >= MIN_DURATION, "{name}: the window is {duration:.2} s; at least {MIN_DURATION} s is needed");
+    Ok(Window { start, duration: duration.min(limit) })
+}
+
+/// The shipped generator: `$FOLEY_GEN_MODEL` or `models/gen/gen.safetensors` in the repository.
+pub fn default_model_path() -> std::path::PathBuf {
+    std::env::var_os("FOLEY_GEN_MODEL").map(Into::into).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/gen/gen.safetensors"))
+}
+
+/// The sync backbone the generator was trained with (`foley_encoders::sync::default_model_path`:
+/// `$FOLEY_SYNC_MODEL` or `models/sync/sync.safetensors`).
+pub fn default_sync_model_path() -> std::path::PathBuf {
+    foley_encoders::sync::default_model_path()
+}
+
+/// Stages of [`generate_window`], for progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Features,
+    Sampling,
+    Vocoding,
+}
+
+/// Everything to generate one window.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub video: &'a Path,
+    pub window: Window,
+    pub prompt: Option<&'a str>,
+    pub negative: Option<&'a str>,
+    pub options: SampleOptions,
+}
+
+/// One window of `request.video` -> its waveform (`duration * 16000` samples) and log-mel
+/// tokens. `progress(stage, done, total)`.
+pub fn generate_window(generator: &mut Generator, enc: &Encoders, request: &Request, progress: &mut dyn FnMut(Stage, usize, usize)) -> Result<(Vec<f32>, Vec<f32>)> {
+    let seq = SequenceConfig::mmaudio_16k(request.window.duration);
+    let features = video_features(enc, request.video, request.window.start, &seq, &mut |_| progress(Stage::Features, 1, 1))?;
+    let lt = generator.meta.flow.text_seq_len;
+    let text = request.prompt.map(|p| enc.text_tokens(p, lt)).transpose()?;
+    let negative = request.negative.map(|p| enc.text_tokens(p, lt)).transpose()?;
+    let tokens = sample_tokens(generator, &seq, &features, text.as_deref(), negative.as_deref(), None, &request.options, &mut |i, n| progress(Stage::Sampling, i, n))?;
+    progress(Stage::Vocoding, 0, 1);
+    let wave = vocode(&tokens_mel(&tokens, &seq)?, &seq, request.options.seed)?;
+    progress(Stage::Vocoding, 1, 1);
+    Ok((wave, tokens))
+}

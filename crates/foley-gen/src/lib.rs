@@ -1,0 +1,25 @@
+//! foley's generator: the SALSA-V recipe on foley's own features.
+//!
+//! * [`config`]: the TOML that fully describes a training run.
+//! * [`data`]: feature shards (`foley extract`) -> clips -> batches (normalized 16 kHz log-mel
+//!   target, two mel frames per token; VTA-LDM's concat augmentation and alignment filter).
+//! * [`masking`]: SALSA-V's per-sample known-audio masks (none / spans / prefix / suffix).
+//! * [`shortcut`]: shortcut self-consistency targets (2d step = mean of two d steps).
+//! * [`train`], [`ema`], [`checkpoint`], [`plot`]: the training loop, EMA weights, atomic
+//!   resumable checkpoints and the loss curve.
+//! * [`model`]: a trained generator (f16 safetensors + JSON) and its conditions.
+//! * [`generate`]: video -> features -> sampling -> mel -> Griffin-Lim waveform.
+
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod ema;
+pub mod generate;
+pub mod masking;
+pub mod model;
+pub mod plot;
+pub mod shortcut;
+pub mod train;
+
+pub use config::TrainConfig;
+pub use model::{GenMeta, Generator};

@@ -1,0 +1,127 @@
+//! A trained generator: the flow network (f16 safetensors) and what it needs beside its
+//! weights (JSON next to them): configuration, mel statistics, empty-text features.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use burn::module::Module;
+use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use foley_flow::{Conditions, FlowConfig, FlowNetwork};
+use foley_seq::SequenceConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::data::MelStats;
+
+/// Everything about a generator except its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenMeta {
+    pub flow: FlowConfig,
+    /// Trained window, seconds: the longest clip generated in one pass.
+    pub duration: f64,
+    pub stats: MelStats,
+    /// Sinusoidal time channels appended to the semantic features.
+    pub positional_channels: usize,
+    /// `[text_seq_len, 384]` MiniLM token states of the empty string (unconditional text).
+    pub empty_text: Vec<f32>,
+    #[serde(default)]
+    pub training: Option<TrainingSummary>,
+}
+
+/// How a generator was trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    pub steps: usize,
+    pub parameters: usize,
+    pub wall_seconds: f64,
+    /// Mean loss over the last 100 steps.
+    pub final_loss: f64,
+    pub clips: usize,
+    /// The run's TOML.
+    pub config: String,
+}
+
+/// The flow network with its metadata.
+#[derive(Debug)]
+pub struct Generator {
+    pub net: FlowNetwork,
+    pub meta: GenMeta,
+}
+
+/// `<weights stem>.json` beside the weights.
+pub fn meta_path(weights: &Path) -> PathBuf {
+    weights.with_extension("json")
+}
+
+impl Generator {
+    /// A freshly initialized network (deterministic in `seed`).
+    pub fn init(meta: GenMeta, seed: u64, device: &Device) -> Result<Self> {
+        let mut net = FlowNetwork::random(&meta.flow, seed, device)?;
+        net.empty_string_feat = empty_text_tensor(&meta, device);
+        Ok(Self { net, meta })
+    }
+
+    /// Sequence geometry of the trained window.
+    pub fn sequence(&self) -> SequenceConfig {
+        SequenceConfig::mmaudio_16k(self.meta.duration)
+    }
+
+    /// Number of trained parameters.
+    pub fn num_params(&self) -> usize {
+        self.net.num_params()
+    }
+
+    /// Save weights as `dtype` safetensors at `path` and the metadata beside it (`gen.json` for `gen.safetensors`), each
+    /// through a temporary file renamed into place.
+    pub fn save(&self, path: &Path, dtype: DType) -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tmp = tempfile::Builder::new().prefix(".gen-").suffix(".safetensors").tempfile_in(dir)?.into_temp_path();
+        let mut store = SafetensorsStore::from_file(tmp.to_path_buf()).overwrite(true).with_to_adapter(FloatCastAdapter::to(dtype));
+        self.net.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving generator to {}: {e}", path.display()))?;
+        let meta = meta_path(path);
+        let meta_tmp = tempfile::Builder::new().prefix(".gen-").suffix(".json").tempfile_in(dir)?;
+        std::fs::write(meta_tmp.path(), serde_json::to_string(&self.meta)?)?;
+        tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+        meta_tmp.persist(&meta).with_context(|| format!("writing {}", meta.display()))?;
+        Ok(())
+    }
+
+    /// Load a generator saved by [`save`](Self::save) (computed in f32, inference mode).
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        anyhow::ensure!(path.is_file(), "generator weights {} do not exist", path.display());
+        let meta_file = meta_path(path);
+        let meta: GenMeta = serde_json::from_slice(&std::fs::read(&meta_file).with_context(|| format!("reading {}", meta_file.display()))?)
+            .with_context(|| format!("parsing {}", meta_file.display()))?;
+        let mut net = FlowNetwork::random(&meta.flow, 0, device)?;
+        let mut store = SafetensorsStore::from_file(path.to_path_buf()).with_from_adapter(FloatCastAdapter::to(DType::F32));
+        let result = net.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading generator from {}: {e}", path.display()))?;
+        anyhow::ensure!(result.missing.is_empty(), "{}: missing weights {:?}", path.display(), result.missing);
+        net.empty_string_feat = empty_text_tensor(&meta, device);
+        Ok(Self { net: net.valid(), meta })
+    }
+
+    /// Conditions with per-example CFG dropout: where `video_drop` is 1 the semantic and sync
+    /// streams are replaced by the learned empty features (inside the graph, so they train).
+    pub fn conditions(&self, clip: Tensor<3>, sync: Tensor<3>, text: Tensor<3>, video_drop: Tensor<1>) -> Result<Conditions> {
+        Ok(conditions(&self.net, clip, sync, text, video_drop)?)
+    }
+}
+
+/// See [`Generator::conditions`].
+pub fn conditions(net: &FlowNetwork, clip: Tensor<3>, sync: Tensor<3>, text: Tensor<3>, video_drop: Tensor<1>) -> Result<Conditions, foley_flow::FlowError> {
+    let [b, nc, dc] = clip.dims();
+    let [_, ns, ds] = sync.dims();
+    let d: Tensor<3> = video_drop.reshape([b, 1, 1]);
+    let keep = d.clone().neg().add_scalar(1.0);
+    let empty_clip = net.empty_clip_feat.val().unsqueeze_dim::<3>(0).expand([b, nc, dc]);
+    let empty_sync = net.empty_sync_feat.val().unsqueeze_dim::<3>(0).expand([b, ns, ds]);
+    let clip = clip * keep.clone() + empty_clip * d.clone();
+    let sync = sync * keep + empty_sync * d;
+    net.preprocess_conditions(clip, sync, text)
+}
+
+fn empty_text_tensor(meta: &GenMeta, device: &Device) -> Tensor<2> {
+    let d = meta.flow.text_dim;
+    Tensor::from_data(TensorData::new(meta.empty_text.clone(), [meta.empty_text.len() / d, d]), device)
+}

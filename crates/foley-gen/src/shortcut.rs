@@ -1,0 +1,106 @@
+//! Shortcut self-consistency (Frans et al., used by SALSA-V): the velocity for a step of size
+//! `2d` is trained towards the mean of two consecutive `d` steps of the model's own
+//! (stop-gradient) predictions; `d = 0` is plain flow matching.
+
+use burn::tensor::Tensor;
+use foley_flow::{AudioPrompt, Conditions, ExtraInputs, FlowError, FlowNetwork};
+
+/// Target velocity for steps of size `2d` from `x_t` at times `t` (one per example):
+/// `v1 = f(x_t, t, d)`, `v2 = f(x_t + d v1, t + d, d)`, target `(v1 + v2) / 2`.
+/// `net` should be a non-autodiff copy (the target is a constant).
+pub fn shortcut_target(net: &FlowNetwork, xt: Tensor<3>, t: &[f32], d: &[f32], cond: &Conditions, prompt: Option<AudioPrompt>) -> Result<Tensor<3>, FlowError> {
+    let extra = ExtraInputs { step_size: Some(d.to_vec()), prompt };
+    let b = xt.dims()[0];
+    let v1 = net.predict_flow(xt.clone(), t, cond, &extra)?;
+    let dt = Tensor::<1>::from_data(burn::tensor::TensorData::new(d.to_vec(), [b]), &xt.device()).reshape([b, 1, 1]);
+    let x_mid = xt + v1.clone() * dt;
+    let t_mid: Vec<f32> = t.iter().zip(d).map(|(t, d)| t + d).collect();
+    let v2 = net.predict_flow(x_mid, &t_mid, cond, &extra)?;
+    Ok((v1 + v2).mul_scalar(0.5))
+}
+
+/// Draw the shortcut step of one example: `d = 2^-level` with `level` in `1..=levels`, and a
+/// start time on the grid of multiples of `2d` so that `t + 2d <= 1`. Returns `(t, d)`.
+pub fn sample_step(levels: u32, rng: &mut foley_flow::noise::SplitMix64) -> (f32, f32) {
+    let level = 1 + (rng.next_u64() % levels as u64) as u32;
+    let d = 0.5f32.powi(level as i32);
+    let slots = (1.0 / (2.0 * d)).round() as u64;
+    let t = (rng.next_u64() % slots) as f32 * 2.0 * d;
+    (t, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+    use foley_flow::{Extensions, FlowConfig};
+
+    fn tiny() -> FlowConfig {
+        FlowConfig {
+            latent_dim: 8,
+            clip_dim: 32,
+            sync_dim: 16,
+            text_dim: 24,
+            hidden_dim: 64,
+            depth: 2,
+            fused_depth: 1,
+            num_heads: 2,
+            mlp_ratio: 2.0,
+            latent_seq_len: 16,
+            clip_seq_len: 4,
+            sync_seq_len: 8,
+            text_seq_len: 3,
+            v2: true,
+            extensions: Extensions { masked_audio: true, shortcut: true, audio_self_attn: false },
+        }
+    }
+
+    fn data(v: Vec<f32>, d: [usize; 3], device: &Device) -> Tensor<3> {
+        Tensor::from_data(TensorData::new(v, d), device)
+    }
+
+    #[test]
+    fn target_is_the_mean_of_two_half_steps() {
+        let device = Device::flex();
+        let net = FlowNetwork::random(&tiny(), 4, &device).unwrap();
+        let n = |seed, d: [usize; 3]| data(foley_flow::noise::standard_normal(seed, d.iter().product()), d, &device);
+        let cond = net.preprocess_conditions(n(1, [2, 4, 32]), n(2, [2, 8, 16]), n(3, [2, 3, 24])).unwrap();
+        let xt = n(4, [2, 16, 8]);
+        let (t, d) = ([0.25f32, 0.5], [0.125f32, 0.25]);
+        let target = shortcut_target(&net, xt.clone(), &t, &d, &cond, None).unwrap();
+
+        // By hand, one example at a time.
+        for i in 0..2 {
+            let xi = xt.clone().slice([i..i + 1]);
+            let ci = Conditions {
+                clip_f: cond.clip_f.clone().slice([i..i + 1]),
+                sync_f: cond.sync_f.clone().slice([i..i + 1]),
+                text_f: cond.text_f.clone().slice([i..i + 1]),
+                clip_f_c: cond.clip_f_c.clone().slice([i..i + 1]),
+                text_f_c: cond.text_f_c.clone().slice([i..i + 1]),
+            };
+            let e = ExtraInputs { step_size: Some(vec![d[i]]), prompt: None };
+            let v1 = net.predict_flow(xi.clone(), &[t[i]], &ci, &e).unwrap();
+            let x2 = xi + v1.clone().mul_scalar(d[i]);
+            let v2 = net.predict_flow(x2, &[t[i] + d[i]], &ci, &e).unwrap();
+            let want: Vec<f32> = (v1 + v2).mul_scalar(0.5).into_data().to_vec().unwrap();
+            let got: Vec<f32> = target.clone().slice([i..i + 1]).into_data().to_vec().unwrap();
+            let err = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(err < 1e-4, "example {i}: {err}");
+            // and it is not just one step of size d
+            let v_single: Vec<f32> = net.predict_flow(xt.clone().slice([i..i + 1]), &[t[i]], &ci, &e).unwrap().into_data().to_vec().unwrap();
+            assert!(v_single.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) > 1e-3);
+        }
+    }
+
+    #[test]
+    fn steps_stay_on_the_grid() {
+        let mut rng = foley_flow::noise::SplitMix64::new(9);
+        for _ in 0..500 {
+            let (t, d) = sample_step(7, &mut rng);
+            assert!((1.0 / 128.0..=0.5).contains(&d));
+            assert!(t + 2.0 * d <= 1.0 + 1e-6);
+            assert!(((t / (2.0 * d)) - (t / (2.0 * d)).round()).abs() < 1e-5);
+        }
+    }
+}
