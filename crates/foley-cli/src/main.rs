@@ -42,6 +42,8 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// The flow network (MMAudio MM-DiT): one forward pass on tensors from a file, or a benchmark.
     Flow(cmd::flow::FlowArgs),
+    /// Train a model (`foley train sync`: the sync backbone on foley-sim).
+    Train(cmd::train::TrainArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Flow(args) => cmd::flow::run(args),
+        Command::Train(args) => cmd::train::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -326,6 +326,19 @@ pub fn default_model_path() -> PathBuf {
     }
 }
 
+/// The sync model a command should use: `explicit` if given, else [`default_model_path`] if
+/// that file exists (when `$FOLEY_SYNC_MODEL` is set, it must). `None`: no model available.
+pub fn resolve_model_path(explicit: Option<&Path>) -> anyhow::Result<Option<PathBuf>> {
+    let path = explicit.map(Path::to_path_buf).unwrap_or_else(default_model_path);
+    if path.is_file() {
+        return Ok(Some(path));
+    }
+    if explicit.is_some() || std::env::var_os(SYNC_MODEL_ENV).is_some_and(|p| !p.is_empty()) {
+        anyhow::bail!("sync model {} does not exist", path.display());
+    }
+    Ok(None)
+}
+
 /// `<path>.tmp` next to `path` (same directory, so the final rename is atomic).
 fn tmp_sibling(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();

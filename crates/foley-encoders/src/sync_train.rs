@@ -15,6 +15,7 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use foley_dsp::MelSpectrogram;
+use serde::Serialize;
 
 use crate::sync::{SYNC_MEL, SyncConfig, SyncModel, pack_frames};
 use crate::vama::Vama;
@@ -103,7 +104,8 @@ pub fn info_nce(video: Tensor<2>, audio: Tensor<2>, temperature: f64) -> (Tensor
 }
 
 /// What the training optimizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Objective {
     Contrastive,
     Vama,
@@ -260,7 +262,7 @@ pub fn best_shift(sim: &[f32], n_audio: usize, video_starts: &[usize], max_shift
 }
 
 /// Offset evaluation result.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct OffsetEval {
     /// Fraction of clips whose best-scoring shift is exactly 0.
     pub accuracy: f64,

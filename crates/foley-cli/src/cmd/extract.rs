@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Args;
 use foley_encoders::ModelCache;
+use foley_encoders::sync::{default_model_path, resolve_model_path};
 use foley_encoders::extract::{ExtractOptions, Extractor, ShardSpec, is_complete, items_from_folder, items_from_manifest, plan};
 use foley_seq::SequenceConfig;
 
@@ -30,10 +31,14 @@ pub struct ExtractArgs {
     /// Audio sample rate of the mel target: 16000 or 44100 (MMAudio's two geometries).
     #[arg(long, default_value_t = 16_000)]
     sample_rate: u32,
-    /// A trained sync backbone (`.safetensors` with its `.json` config beside it): adds the sync
-    /// features (24 tokens/s) to every clip.
+    /// The sync backbone (`.safetensors` with its `.json` config beside it) whose features
+    /// (24 tokens/s) every clip gets. Default: $FOLEY_SYNC_MODEL, else the shipped
+    /// models/sync/sync.safetensors.
     #[arg(long)]
     sync_model: Option<PathBuf>,
+    /// Leave out the sync features.
+    #[arg(long, conflicts_with = "sync_model")]
+    no_sync: bool,
     /// Frames per EfficientNet forward pass.
     #[arg(long, default_value_t = 16)]
     batch: usize,
@@ -68,8 +73,11 @@ pub fn run(args: ExtractArgs) -> Result<()> {
     tracing::info!(items = items.len(), chunks = chunks.len(), skipped, "extract plan");
 
     let mut extractor = Extractor::from_cache(&ModelCache::from_env()?)?;
-    if let Some(path) = &args.sync_model {
-        extractor = extractor.with_sync_model(path)?;
+    if !args.no_sync {
+        match resolve_model_path(args.sync_model.as_deref())? {
+            Some(path) => extractor = extractor.with_sync_model(&path)?,
+            None => tracing::warn!("no sync model at {}: extracting without sync features", default_model_path().display()),
+        }
     }
     let total: usize = todo.iter().map(|c| c.items.len()).sum();
     let bar = output::progress(total as u64, "extract");

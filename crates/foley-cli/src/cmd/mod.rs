@@ -10,3 +10,5 @@ pub mod models;
 pub mod mux;
 pub mod probe;
 pub mod sim;
+pub mod train;
+pub mod train_sync;

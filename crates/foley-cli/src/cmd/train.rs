@@ -1,0 +1,23 @@
+//! `foley train <model>`: training commands, one variant per model; each lives in its own module.
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(subcommand)]
+    command: TrainCommand,
+}
+
+#[derive(Subcommand)]
+pub enum TrainCommand {
+    /// The sync backbone (SALSA-V InfoNCE and/or Foley-Flow VAMA) on foley-sim scenes; writes the
+    /// model, training curves and held-out offset accuracy.
+    Sync(super::train_sync::TrainSyncArgs),
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    match args.command {
+        TrainCommand::Sync(args) => super::train_sync::run(args),
+    }
+}
