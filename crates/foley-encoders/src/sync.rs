@@ -322,7 +322,8 @@ pub const SYNC_MODEL_ENV: &str = "FOLEY_SYNC_MODEL";
 pub fn default_model_path() -> PathBuf {
     match std::env::var_os(SYNC_MODEL_ENV) {
         Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/sync/sync.safetensors"),
+        // crates/foley-encoders -> the repository root.
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap_or(Path::new(".")).join("models/sync/sync.safetensors"),
     }
 }
 

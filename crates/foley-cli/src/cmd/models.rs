@@ -3,6 +3,7 @@
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use foley_encoders::fetch::FetchOutcome;
+use foley_encoders::sync::{SYNC_MODEL_ENV, default_model_path, resolve_model_path};
 use foley_encoders::{ALL_MODELS, ModelCache, ModelSpec, ModelStatus};
 
 use crate::output;
@@ -76,5 +77,12 @@ fn run_list(cache: &ModelCache) -> Result<()> {
         };
         println!("{}: {status}\n    {}\n    {}", spec.id, spec.description, cache.model_dir(spec).display());
     }
+    // The sync backbone is trained here, not fetched: it ships in the repository.
+    let status = match resolve_model_path(None) {
+        Ok(Some(_)) => "ready".to_string(),
+        Ok(None) => "missing (train one with `foley train sync`)".to_string(),
+        Err(e) => format!("{e:#}"),
+    };
+    println!("sync: {status}\n    sync backbone trained by `foley train sync` (${SYNC_MODEL_ENV} overrides)\n    {}", default_model_path().display());
     Ok(())
 }
