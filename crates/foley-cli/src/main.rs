@@ -42,8 +42,10 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// The flow network (MMAudio MM-DiT): one forward pass on tensors from a file, or a benchmark.
     Flow(cmd::flow::FlowArgs),
-    /// Train a model (`foley train sync`: the sync backbone on foley-sim).
+    /// Train a model (`foley train sync`: the sync backbone on foley-sim; `foley train gen CONFIG.toml`: the generator).
     Train(cmd::train::TrainArgs),
+    /// Give a video a soundtrack: features -> flow sampling -> mel -> Griffin-Lim -> muxed mp4 + wav.
+    Generate(cmd::generate::GenerateArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +65,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Flow(args) => cmd::flow::run(args),
         Command::Train(args) => cmd::train::run(args),
+        Command::Generate(args) => cmd::generate::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

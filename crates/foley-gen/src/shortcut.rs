@@ -83,12 +83,12 @@ mod tests {
             let v1 = net.predict_flow(xi.clone(), &[t[i]], &ci, &e).unwrap();
             let x2 = xi + v1.clone().mul_scalar(d[i]);
             let v2 = net.predict_flow(x2, &[t[i] + d[i]], &ci, &e).unwrap();
-            let want: Vec<f32> = (v1 + v2).mul_scalar(0.5).into_data().to_vec().unwrap();
-            let got: Vec<f32> = target.clone().slice([i..i + 1]).into_data().to_vec().unwrap();
+            let want: Vec<f32> = (v1 + v2).mul_scalar(0.5).into_data().try_to_vec::<f32>().unwrap();
+            let got: Vec<f32> = target.clone().slice([i..i + 1]).into_data().try_to_vec::<f32>().unwrap();
             let err = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             assert!(err < 1e-4, "example {i}: {err}");
             // and it is not just one step of size d
-            let v_single: Vec<f32> = net.predict_flow(xt.clone().slice([i..i + 1]), &[t[i]], &ci, &e).unwrap().into_data().to_vec().unwrap();
+            let v_single: Vec<f32> = net.predict_flow(xt.clone().slice([i..i + 1]), &[t[i]], &ci, &e).unwrap().into_data().try_to_vec::<f32>().unwrap();
             assert!(v_single.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) > 1e-3);
         }
     }

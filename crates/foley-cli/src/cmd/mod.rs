@@ -12,3 +12,5 @@ pub mod probe;
 pub mod sim;
 pub mod train;
 pub mod train_sync;
+pub mod train_gen;
+pub mod generate;

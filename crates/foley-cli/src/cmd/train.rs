@@ -11,6 +11,8 @@ pub struct TrainArgs {
 
 #[derive(Subcommand)]
 pub enum TrainCommand {
+    /// The generator from a TOML configuration (`foley train gen CONFIG.toml`).
+    Gen(super::train_gen::TrainGenArgs),
     /// The sync backbone (SALSA-V InfoNCE and/or Foley-Flow VAMA) on foley-sim scenes; writes the
     /// model, training curves and held-out offset accuracy.
     Sync(super::train_sync::TrainSyncArgs),
@@ -18,6 +20,7 @@ pub enum TrainCommand {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     match args.command {
+        TrainCommand::Gen(args) => super::train_gen::run(args),
         TrainCommand::Sync(args) => super::train_sync::run(args),
     }
 }

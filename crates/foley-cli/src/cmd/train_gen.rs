@@ -1,0 +1,72 @@
+//! `foley train gen CONFIG.toml`: train the generator; the TOML describes the whole run.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::tensor::{DType, Device};
+use clap::Args;
+use foley_encoders::ModelCache;
+use foley_encoders::bert::{HIDDEN_DIM, MiniLm};
+use foley_gen::TrainConfig;
+use foley_gen::data::{Dataset, fit_text};
+use foley_gen::train::Trainer;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Options of `foley train gen`.
+#[derive(Args)]
+pub struct TrainGenArgs {
+    /// The run's TOML configuration (data, model, recipe, out_dir).
+    pub config: PathBuf,
+    /// Stop once this many steps are done (checkpointed; rerun to continue).
+    #[arg(long)]
+    pub stop_at: Option<usize>,
+    /// Store the exported weights as f32 instead of f16.
+    #[arg(long)]
+    pub f32: bool,
+}
+
+pub fn run(args: TrainGenArgs) -> Result<()> {
+    let config = TrainConfig::from_file(&args.config)?;
+    let toml_text = std::fs::read_to_string(&args.config)?;
+    let device = Device::flex();
+    let minilm = MiniLm::from_cache(&ModelCache::from_env()?, &device)?;
+    let empty = minilm.encode(&[""])?.tokens.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let empty_text = fit_text(&empty, HIDDEN_DIM, config.data.text_seq_len);
+    let dataset = Dataset::load(&config, empty_text)?;
+    let clips = dataset.clips.len();
+    let mut trainer = Trainer::new(config.clone(), dataset, &device)?;
+    println!("{} clips, {} parameters, from step {}", clips, trainer.num_params(), trainer.state.step);
+
+    let total = config.train.steps as u64;
+    let bar = ProgressBar::new(total);
+    bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}").expect("static template").progress_chars("=> "));
+    bar.set_position(trainer.state.step as u64);
+    let (started, first) = (Instant::now(), trainer.state.step);
+    let mut smooth = None::<f64>;
+    trainer.run(args.stop_at, &mut |log| {
+        let s = smooth.map_or(log.loss, |s| 0.98 * s + 0.02 * log.loss);
+        smooth = Some(s);
+        let rate = (log.step - first) as f64 / started.elapsed().as_secs_f64();
+        bar.set_position(log.step as u64);
+        bar.set_message(format!("loss {s:.4} (fm {:.3} sc {:.3}) {rate:.2} steps/s", log.flow_loss, log.shortcut_loss));
+        if log.step % 50 == 0 {
+            tracing::info!(step = log.step, loss = s, rate, "train");
+        }
+    })?;
+    bar.finish_and_clear();
+
+    let out = &config.out_dir;
+    let losses = &trainer.state.losses;
+    let csv: String = std::iter::once("step,loss\n".to_string()).chain(losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", i + 1))).collect();
+    std::fs::write(out.join("loss.csv"), csv).with_context(|| format!("writing {}", out.join("loss.csv").display()))?;
+    foley_gen::plot::write_loss_png(&out.join("loss.png"), losses, "generator training loss").map_err(|e| anyhow::anyhow!(e))?;
+    if trainer.state.step >= config.train.steps {
+        let weights = out.join("gen.safetensors");
+        trainer.export(&weights, if args.f32 { DType::F32 } else { DType::F16 }, &toml_text)?;
+        println!("{} steps in {:.0} s -> {} (+ .json), loss curve {}", trainer.state.step, trainer.state.wall_seconds, weights.display(), out.join("loss.png").display());
+    } else {
+        println!("stopped at step {} (checkpoint in {})", trainer.state.step, foley_gen::checkpoint::dir(out).display());
+    }
+    Ok(())
+}
