@@ -100,6 +100,10 @@ impl FrameReader {
         if video.frame_count == Some(0) || video.display_width == 0 || video.display_height == 0 {
             return Err(MediaError::NoFrames { path: path.into(), detail: String::new() });
         }
+        if let Some(end) = video.duration.or(info.duration).filter(|&end| request.start >= end) {
+            let detail = format!(" in the requested range (start {} s is at or past the end, {end} s)", request.start);
+            return Err(MediaError::NoFrames { path: path.into(), detail });
+        }
         let (filter, width, height) = resize_filter(video.display_width, video.display_height, request.resize);
         if width == 0 || height == 0 || width > MAX_FRAME_SIDE || height > MAX_FRAME_SIDE {
             return Err(MediaError::TooLarge { path: path.into(), width, height, max: MAX_FRAME_SIDE });

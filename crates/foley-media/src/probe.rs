@@ -123,13 +123,19 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
             _ => {}
         }
     }
+    let duration = parse_f64(&format.duration);
+    // A video cut to nothing (e.g. an empty edit list) still declares its samples, but the
+    // container's duration is exactly 0 and decoding yields no frame.
+    if video.is_some() && duration == Some(0.0) {
+        return Err(MediaError::NoFrames { path: path.into(), detail: " (the file's duration is 0 s)".into() });
+    }
     if let Some(v) = video.as_mut().filter(|v| v.frame_count.is_none()) {
         v.frame_count = count_packets(path, v.index).ok();
     }
     Ok(MediaInfo {
         path: path.display().to_string(),
         container: format.format_name.unwrap_or_default(),
-        duration: parse_f64(&format.duration),
+        duration,
         video,
         audio,
     })
