@@ -217,3 +217,28 @@ fn mel_then_griffin_lim_on_a_real_clip() {
     names.sort();
     assert_eq!(names, ["x.png", "x.safetensors", "y.wav"], "no temporaries");
 }
+
+/// A truncated file whose index survived (moov first): ffprobe describes it, ffmpeg decodes up
+/// to the cut and exits 0; mel and mux must still refuse it instead of a silently short result.
+#[test]
+fn truncated_faststart_file_is_refused() {
+    let f = fixtures();
+    let dir = f.out.parent().unwrap();
+    let clip = shared_videos().join("v-iashin_SpecVQGAN__data__vas__videos__dog__video_02677.mp4");
+    let faststart = dir.join("faststart.mp4");
+    ffmpeg(&["-i", clip.to_str().unwrap(), "-c", "copy", "-movflags", "+faststart", faststart.to_str().unwrap()]);
+    let bytes = std::fs::read(&faststart).unwrap();
+    let cut = dir.join("cut_faststart.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() * 3 / 10]).unwrap();
+    assert!(foley(&[&"probe", &cut]).status.success(), "the header is intact, probe may describe it");
+
+    expect_failure(&f, &[&"mel", &cut, &"-o", &f.out.join("x.png")], &cut, "the file is truncated");
+    expect_failure(&f, &[&"mux", &cut, &f.good_audio, &"-o", &f.out.join("m.mp4")], &cut, "the file is truncated");
+    // (As the soundtrack of the 1 s `good.mp4` the cut file is fine: only its first second,
+    // which is intact, is read.)
+    // `foley frames` fails too, but only after the frames before the cut were written (it
+    // streams PNGs into the output directory), so only the exit status and message are checked.
+    let out = foley(&[&"frames", &cut, &"--size", &"32", &"-o", &f.out.join("frames")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("the file is truncated") && !stderr.contains("panicked"), "{stderr}");
+}

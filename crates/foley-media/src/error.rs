@@ -13,6 +13,8 @@ pub enum MediaError {
     Empty { path: PathBuf },
     #[error("{path}: not a media file ffmpeg can read ({detail})")]
     Unreadable { path: PathBuf, detail: String },
+    #[error("{path}: the file is truncated ({detail})")]
+    Truncated { path: PathBuf, detail: String },
     #[error("{path}: has no video stream")]
     NoVideo { path: PathBuf },
     #[error("{path}: has no audio stream")]

@@ -66,9 +66,19 @@ pub(crate) fn stderr_summary(stderr: &str) -> String {
 /// Runs `cmd` to completion; a non-zero exit becomes [`MediaError::Ffmpeg`] about `path`.
 pub(crate) fn run(mut cmd: Command, path: &Path) -> Result<Vec<u8>, MediaError> {
     let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().map_err(|e| MediaError::io(path, e))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        let detail = stderr_summary(&String::from_utf8_lossy(&out.stderr));
-        return Err(MediaError::Ffmpeg { path: path.into(), detail });
+        return Err(MediaError::Ffmpeg { path: path.into(), detail: stderr_summary(&stderr) });
     }
+    check_truncation(&stderr, path)?;
     Ok(out.stdout)
+}
+
+/// ffmpeg reads a cut-off file up to the cut and exits successfully; the demuxer's
+/// "partial file" message is the only sign that the result is incomplete.
+pub(crate) fn check_truncation(stderr: &str, path: &Path) -> Result<(), MediaError> {
+    match stderr.lines().find(|l| l.contains("partial file")) {
+        Some(line) => Err(MediaError::Truncated { path: path.into(), detail: format!("ffmpeg: {}", line.trim()) }),
+        None => Ok(()),
+    }
 }

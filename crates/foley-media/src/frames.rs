@@ -12,7 +12,7 @@ use std::process::{Child, ChildStdout, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 
-use crate::ffmpeg::{check_input, stderr_summary, tool_command};
+use crate::ffmpeg::{check_input, check_truncation, stderr_summary, tool_command};
 use crate::{MAX_FRAME_SIDE, MediaError, Rational, probe};
 
 /// How frames are resized before they reach the caller.
@@ -194,6 +194,7 @@ impl FrameReader {
         if !status.success() {
             return Err(MediaError::Ffmpeg { path: self.path.clone(), detail: stderr_summary(&log) });
         }
+        check_truncation(&log, &self.path)?;
         if self.next_index == 0 {
             let detail = " in the requested range (is the start time past the end of the video?)".into();
             return Err(MediaError::NoFrames { path: self.path.clone(), detail });

@@ -35,6 +35,20 @@ pub fn mux(video: &Path, audio: &Path, out: &Path) -> Result<(), MediaError> {
         .args(["-af", &format!("apad=whole_dur={duration},atrim=end={duration}")])
         .args(["-map_metadata", "0", "-movflags", "+faststart", "-y"])
         .arg(tmp.path());
-    run(cmd, out)?;
+    match run(cmd, out) {
+        // ffmpeg does not say which input was cut off; demuxing each again (no decoding) does.
+        Err(MediaError::Truncated { detail, .. }) => {
+            let culprit = [video, audio].into_iter().find(|p| demux_check(p).is_err()).unwrap_or(video);
+            return Err(MediaError::Truncated { path: culprit.into(), detail });
+        }
+        other => other?,
+    };
     tmp.commit()
+}
+
+/// Reads every packet of `path` without decoding and reports a truncated file.
+fn demux_check(path: &Path) -> Result<(), MediaError> {
+    let mut cmd = ffmpeg()?;
+    cmd.arg("-i").arg(path).args(["-map", "0", "-c", "copy", "-f", "null", "-"]);
+    run(cmd, path).map(|_| ())
 }
