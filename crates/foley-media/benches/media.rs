@@ -126,7 +126,12 @@ fn measure(stage: &str) -> Run {
     assert!(out.status.success(), "{stage}: {}", String::from_utf8_lossy(&out.stderr));
     let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("child prints RESULT");
     let v: Vec<&str> = line.split_whitespace().collect();
-    Run { seconds: v[0].parse().unwrap(), items: v[1].parse().unwrap(), own_kib: v[2].parse().unwrap(), children_kib: v[3].parse().unwrap() }
+    Run {
+        seconds: v[0].parse().unwrap(),
+        items: v[1].parse().unwrap(),
+        own_kib: v[2].parse().unwrap(),
+        children_kib: v[3].parse().unwrap(),
+    }
 }
 
 fn main() {

@@ -75,7 +75,15 @@ fn flac_round_trip_within_16_bit_quantization() {
     let err = x.iter().zip(&y).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(err <= 1.0 / 32768.0, "16-bit FLAC max error {err} (one LSB is {})", 1.0 / 32768.0);
     assert!(err > 0.0, "16-bit quantization must be visible; was the file really FLAC?");
-    let codec = common::ffprobe(&["-select_streams", "a", "-show_entries", "stream=codec_name,sample_rate", "-of", "csv=p=0", path.to_str().unwrap()]);
+    let codec = common::ffprobe(&[
+        "-select_streams",
+        "a",
+        "-show_entries",
+        "stream=codec_name,sample_rate",
+        "-of",
+        "csv=p=0",
+        path.to_str().unwrap(),
+    ]);
     assert_eq!(codec.trim(), "flac,44100");
     assert_eq!(only_files(dir.path()), ["x.flac"]);
 }
