@@ -201,7 +201,12 @@ fn main() -> Result<()> {
     }
 
     let mut settings: Vec<(String, Sampler, f32, bool, bool)> = Vec::new();
-    let cfgs: &[f32] = if grid == "full" { &[1.0, 2.0] } else { &[2.0] };
+    // GEN_EVAL_GRID: full (cfg 1 and 2 + baselines), cfg1, cfg2 (+ baselines), refs (references only).
+    let cfgs: &[f32] = match grid.as_str() {
+        "full" => &[1.0, 2.0],
+        "cfg1" => &[1.0],
+        _ => &[2.0],
+    };
     for &cfg in cfgs {
         for k in [1, 2, 4, 8] {
             settings.push((format!("shortcut {k}, cfg {cfg}"), Sampler::Shortcut(k), cfg, true, false));
@@ -213,6 +218,9 @@ fn main() -> Result<()> {
     settings.push(("video dropped (shortcut 8, cfg 1)".into(), Sampler::Shortcut(8), 1.0, false, false));
     settings.push(("shuffled video (shortcut 8, cfg 2)".into(), Sampler::Shortcut(8), 2.0, true, true));
 
+    if grid == "cfg1" {
+        settings.truncate(6);
+    }
     if grid == "refs" {
         settings.clear();
     }

@@ -177,9 +177,12 @@ impl SequenceConfig {
         self.sync_num_segments() * self.sync_tokens_per_segment()
     }
 
-    /// Sync tokens per second of video (24 for Synchformer's geometry at 25 fps).
+    /// Sync tokens per second of clip as the generator sees them: MMAudio stretches the
+    /// `sync_seq_len()` tokens over the whole clip (nearest-exact upsampling to the latent
+    /// length), so token `i` stands for time `i / rate`. 24 for 8 s of Synchformer's geometry
+    /// (24 overlapping 16-frame segments x 8 tokens); it tends to 25 for long clips.
     pub fn sync_token_rate(&self) -> f64 {
-        self.sync_tokens_per_segment() as f64 * self.sync_frame_rate / self.sync_step_size as f64
+        if self.duration > 0.0 { self.sync_seq_len() as f64 / self.duration } else { 0.0 }
     }
 }
 
@@ -197,6 +200,8 @@ mod tests {
         assert_eq!(s16.num_audio_samples(), 128_000);
         assert_eq!(s16.latent_rate(), 31.25);
         assert_eq!(s16.sync_token_rate(), 24.0);
+        // 10 s: (250 - 16) / 8 + 1 = 30 segments of 8 tokens.
+        assert_eq!(SequenceConfig::mmaudio_16k(10.0).sync_seq_len(), 240);
     }
 
     #[test]
