@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use foley_media::{FrameReader, FrameRequest, Rational, Resize};
 
-use crate::output::{progress, write_atomic};
+use crate::output::progress;
 
 /// Sample frames at a target rate and write them as PNG files.
 #[derive(Args)]
@@ -49,19 +49,46 @@ pub fn run(args: FramesArgs) -> Result<()> {
     };
     let request = FrameRequest { fps: args.fps, start: args.start, duration: args.duration, resize };
     let reader = FrameReader::open(&args.file, &request)?;
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("{}: cannot create the output directory", args.output.display()))?;
+    // Frames stream into a temporary directory beside the output; only a complete run moves
+    // them into place, so a failure midway (e.g. a truncated file) leaves no partial output.
+    let parent = match args.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("{}: cannot create the output directory", parent.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".foley-frames-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("{}: cannot create a temporary directory", parent.display()))?;
     let bar = progress(reader.expected().unwrap_or(0) as u64, "frames");
-    let mut count = 0;
+    let mut names = Vec::new();
     for frame in reader {
         let frame = frame?;
-        let path = args.output.join(format!("frame_{:06}.png", frame.index));
-        write_atomic(&path, |tmp| write_png(tmp, frame.width, frame.height, &frame.rgb))?;
-        count += 1;
+        let name = format!("frame_{:06}.png", frame.index);
+        write_png(&staging.path().join(&name), frame.width, frame.height, &frame.rgb)
+            .with_context(|| format!("writing {}", args.output.join(&name).display()))?;
+        names.push(name);
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!("wrote {count} frames to {}", args.output.display());
+    publish(staging.path(), &names, &args.output)?;
+    println!("wrote {} frames to {}", names.len(), args.output.display());
+    Ok(())
+}
+
+/// Moves the finished frames `names` from `staging` into `output` (renamed as a whole when
+/// `output` does not exist yet).
+fn publish(staging: &Path, names: &[String], output: &Path) -> Result<()> {
+    if !output.exists() {
+        return std::fs::rename(staging, output)
+            .with_context(|| format!("{}: cannot create the output directory", output.display()));
+    }
+    anyhow::ensure!(output.is_dir(), "{}: exists and is not a directory", output.display());
+    for name in names {
+        std::fs::rename(staging.join(name), output.join(name))
+            .with_context(|| format!("writing {}", output.join(name).display()))?;
+    }
     Ok(())
 }
 
