@@ -157,15 +157,20 @@ impl Trainer {
     }
 
     /// Train until `config.train.steps` (or `stop_at` steps done, whichever is first),
-    /// checkpointing every `checkpoint_every` steps and at the end.
+    /// checkpointing every `checkpoint_every` steps and where the run stops.
     pub fn run(&mut self, stop_at: Option<usize>, on_step: &mut dyn FnMut(&StepLog)) -> Result<()> {
         let end = stop_at.unwrap_or(usize::MAX).min(self.config.train.steps);
+        let mut saved = true;
         while self.state.step < end {
             let log = self.step()?;
             on_step(&log);
-            if log.step % self.config.train.checkpoint_every == 0 || log.step == self.config.train.steps {
+            saved = log.step % self.config.train.checkpoint_every == 0;
+            if saved {
                 self.save_checkpoint()?;
             }
+        }
+        if !saved {
+            self.save_checkpoint()?;
         }
         Ok(())
     }

@@ -81,7 +81,8 @@ fn interrupted_and_resumed_run_matches_the_uninterrupted_one() {
     let cb = config(&b_dir, 6);
     {
         let mut b = Trainer::new(cb.clone(), dataset(&cb), &device).unwrap();
-        b.run(Some(4), &mut |_| {}).unwrap();
+        b.run(Some(3), &mut |_| {}).unwrap();
+        b.step().unwrap();
         assert_eq!(b.state.step, 4);
     }
     let mut b = Trainer::new(cb.clone(), dataset(&cb), &device).unwrap();
@@ -89,6 +90,10 @@ fn interrupted_and_resumed_run_matches_the_uninterrupted_one() {
     b.run(None, &mut |_| {}).unwrap();
     assert_eq!(b.state.step, 6);
     assert_eq!(a.state.losses, b.state.losses);
+    // A run stopped on purpose (`--stop-at`) between checkpoints is checkpointed where it stops.
+    let cc = config(&dir.path().join("c"), 6);
+    Trainer::new(cc.clone(), dataset(&cc), &device).unwrap().run(Some(5), &mut |_| {}).unwrap();
+    assert_eq!(Trainer::new(cc.clone(), dataset(&cc), &device).unwrap().state.step, 5);
     assert_eq!(a.weights(), b.weights(), "resumed weights differ");
     let ckpts: Vec<_> = std::fs::read_dir(b_dir.join("checkpoints")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(ckpts.iter().all(|n| !n.starts_with(".tmp")), "{ckpts:?}");
