@@ -44,6 +44,9 @@ pub struct RecipeOptions {
     pub max_shift_frames: usize,
     /// Store the saved weights as f16 (the model still computes in f32).
     pub f16: bool,
+    /// Start from the backbone weights of an earlier run (e.g. Foley-Flow's VAMA pretraining,
+    /// then contrastive fine-tuning) instead of the seeded initialization.
+    pub init: Option<PathBuf>,
 }
 
 impl Default for RecipeOptions {
@@ -57,6 +60,7 @@ impl Default for RecipeOptions {
             clip_seconds: 4.0,
             max_shift_frames: 25,
             f16: false,
+            init: None,
         }
     }
 }
@@ -72,6 +76,9 @@ impl RecipeOptions {
         ensure!(t.clips_per_batch >= 1, "--clips-per-batch must be at least 1");
         ensure!(t.windows_per_clip >= 1, "--windows-per-clip must be at least 1");
         ensure!(t.learning_rate.is_finite() && t.learning_rate > 0.0, "the learning rate must be positive");
+        if let Some(init) = &self.init {
+            ensure!(init.is_file(), "--init {}: no such file (give the sync.safetensors of an earlier `foley train sync` run)", init.display());
+        }
         if t.objective != Objective::Vama {
             ensure!(
                 t.clips_per_batch * t.windows_per_clip >= 2,
@@ -136,6 +143,8 @@ pub struct RunResult {
     pub windows_per_clip: usize,
     pub learning_rate: f64,
     pub seed: u64,
+    /// The weights the run started from (`None`: the seeded initialization).
+    pub init: Option<PathBuf>,
     pub max_shift_seconds: f64,
     /// Held-out offset test scored by embedding similarity (the number BENCHMARKS reports).
     pub offset: OffsetEval,
@@ -190,7 +199,10 @@ pub fn run(options: &RecipeOptions, bank: &Bank, out_dir: &Path, label: &str, co
     let device = Device::flex().autodiff();
     // Seeded initialization: the same options give the same model.
     device.seed(options.train.seed);
-    let stack = SyncStack { sync: SyncModel::new(&config, &device), vama: Vama::new(&config, &device) };
+    let mut stack = SyncStack { sync: SyncModel::new(&config, &device), vama: Vama::new(&config, &device) };
+    if let Some(init) = &options.init {
+        stack.sync = load_init(init, &config, stack.sync)?;
+    }
     let untrained = offset_eval(&stack.sync, &test_clips, &config, options.max_shift_frames, &device);
 
     let mut logs = Vec::with_capacity(options.train.steps);
@@ -218,6 +230,7 @@ pub fn run(options: &RecipeOptions, bank: &Bank, out_dir: &Path, label: &str, co
         windows_per_clip: options.train.windows_per_clip,
         learning_rate: options.train.learning_rate,
         seed: options.train.seed,
+        init: options.init.clone(),
         max_shift_seconds: options.max_shift_frames as f64 * FRAME_SECONDS,
         offset,
         untrained,
@@ -237,6 +250,17 @@ pub fn run(options: &RecipeOptions, bank: &Bank, out_dir: &Path, label: &str, co
     std::fs::rename(&png_tmp, &files.curve_png).with_context(|| format!("renaming {} to {}", png_tmp.display(), files.curve_png.display()))?;
     write_atomic(&files.result, serde_json::to_string_pretty(&result)?.as_bytes())?;
     Ok((result, model))
+}
+
+/// `model` (trainable) with the weights of the sync model saved at `path`, which must have
+/// been trained with the same `config`.
+fn load_init(path: &Path, config: &SyncConfig, mut model: SyncModel) -> Result<SyncModel> {
+    use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
+    let (_, saved) = SyncModel::load(path, &Device::flex()).with_context(|| format!("--init {}", path.display()))?;
+    ensure!(saved == *config, "--init {}: its config {saved:?} differs from this recipe's {config:?}", path.display());
+    let mut store = SafetensorsStore::from_file(path).with_from_adapter(FloatCastAdapter::to(DType::F32));
+    model.load_from(&mut store).map_err(|e| anyhow::anyhow!("--init {}: {e}", path.display()))?;
+    Ok(model)
 }
 
 /// `step,contrastive,accuracy,vama,seconds`, one row per step (empty cells for objectives not trained).

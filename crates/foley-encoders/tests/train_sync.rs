@@ -80,6 +80,18 @@ fn tiny_run_writes_its_files_reloads_identically_and_repeats() {
     let trained = tokens(&model, &device);
     assert_eq!(trained, tokens(&loaded, &device));
 
+    // --init: a run that starts from run a's weights starts where a ended (its evaluation
+    // before training is a's final one); a missing file is named.
+    let mut from_a = tiny(Objective::Contrastive, false);
+    from_a.init = Some(files.model.clone());
+    let (init_result, _) = run(&from_a, &bank, &dir.path().join("init"), "init", &[], &mut |_| {}).unwrap();
+    assert_eq!(serde_json::to_value(&init_result.untrained).unwrap(), serde_json::to_value(&result.offset).unwrap());
+    assert_eq!(read_result(&dir.path().join("init/result.json"))["init"], files.model.display().to_string());
+    from_a.init = Some(dir.path().join("nowhere.safetensors"));
+    let err = run(&from_a, &bank, &dir.path().join("init2"), "init", &[], &mut |_| {}).unwrap_err();
+    assert!(format!("{err:#}").contains("nowhere.safetensors"), "{err:#}");
+    assert!(!dir.path().join("init2").exists(), "refused before anything is written");
+
     // Same options and seed: the same losses and the same weights.
     let (_, again) = run(&options, &bank, &b_dir, "tiny", &[curve.clone()], &mut |_| {}).unwrap();
     let again_curve = Curve::read_csv("tiny", &b_dir.join("curve.csv")).unwrap();

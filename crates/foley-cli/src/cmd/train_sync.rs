@@ -59,6 +59,10 @@ pub struct TrainSyncArgs {
     /// Seed of the weight initialization, batch sampling and VAMA masks.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Start from an earlier run's sync.safetensors instead of a fresh initialization, e.g. a
+    /// `--objective vama` run (Foley-Flow pretraining) fine-tuned with `--objective contrastive`.
+    #[arg(long, value_name = "SYNC.safetensors")]
+    init: Option<PathBuf>,
     /// Storage precision of the saved weights (the model always computes in f32).
     #[arg(long, value_enum, default_value = "f32")]
     dtype: DTypeArg,
@@ -93,6 +97,7 @@ pub fn run(args: TrainSyncArgs) -> Result<()> {
         train_clips: args.train_clips,
         test_clips: args.test_clips,
         f16: args.dtype == DTypeArg::F16,
+        init: args.init.clone(),
         ..RecipeOptions::default()
     };
     // Everything that can be wrong is checked before minutes of training.
