@@ -48,3 +48,50 @@ fn evaluates_pairs_and_writes_a_report() {
     let png = std::fs::read(out.join("figures/bento.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
 }
+
+/// `--events`: ground-truth onsets from a foley-sim-style events.json replace the reference's
+/// detected onsets. Clicks at known times score F1 = 1 against their own event times and 0
+/// against times 0.3 s later; a malformed events file is an error naming it.
+#[test]
+fn events_files_are_the_onset_ground_truth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = ["gen", "ref", "events", "shifted", "bad", "report"].iter().map(|d| tmp.path().join(d)).collect();
+    for d in &dirs[..5] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let sr = 16_000;
+    let clicks = [0.5, 1.25, 2.0, 2.75];
+    // Decaying noise bursts: sharp onsets at exactly the click times, silence between them.
+    let mut wave = vec![0f32; 4 * sr];
+    let mut state = 1u64;
+    for &t in &clicks {
+        let at = (t * sr as f64) as usize;
+        for i in 0..1600 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let u = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            wave[at + i] = u * (-(i as f32) / 300.0).exp();
+        }
+    }
+    for d in &dirs[..2] {
+        foley_media::write_wav(&d.join("clicks.wav"), &wave, sr as u32).unwrap();
+    }
+    let events = |offset: f64| {
+        let list: Vec<String> = clicks.iter().map(|t| format!("{{\"onset\": {}, \"offset\": {}, \"class\": \"hit\"}}", t + offset, t + offset + 0.1)).collect();
+        format!("{{\"version\": 1, \"events\": [{}]}}", list.join(", "))
+    };
+    std::fs::write(dirs[2].join("clicks.json"), events(0.0)).unwrap();
+    std::fs::write(dirs[3].join("clicks.json"), events(0.3)).unwrap();
+    std::fs::write(dirs[4].join("clicks.json"), "{\"events\": [{\"class\": \"hit\"}]}").unwrap();
+
+    let ev = Evaluator::load(&shared().join("assets/yamnet"), Precision::TfliteHybrid, EvalOptions::default()).unwrap();
+    let f1 = |events: &Path| {
+        let out = dirs[5].join(events.file_name().unwrap());
+        std::fs::create_dir_all(&out).unwrap();
+        let pairing = pair_inputs(&dirs[0], &dirs[1], None, Some(events)).unwrap();
+        evaluate_pairs(&ev, &pairing, &out, |_| {}).map(|r| r.clips[0].onset.f1)
+    };
+    assert_eq!(f1(&dirs[2]).unwrap(), 1.0);
+    assert_eq!(f1(&dirs[3]).unwrap(), 0.0);
+    let err = f1(&dirs[4]).unwrap_err().to_string();
+    assert!(err.contains("clicks.json") && err.contains("numeric onset"), "{err}");
+}
