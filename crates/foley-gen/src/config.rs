@@ -50,6 +50,11 @@ pub struct DataConfig {
     pub alignment_scores: Option<PathBuf>,
     #[serde(default)]
     pub min_alignment: Option<f64>,
+    /// Standardize the semantic features per channel and the sync tokens per position in their
+    /// segment and channel, with training-set statistics (kept with the model; see
+    /// [`crate::features`]).
+    #[serde(default)]
+    pub standardize_video: bool,
 }
 
 /// Caption conditioning.

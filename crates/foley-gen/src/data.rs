@@ -16,6 +16,7 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, MaskProbs, TextMode, mel_frames_per_token, token_channels};
+use crate::features::VideoStats;
 use crate::masking::{MaskMode, build_mask, known_input};
 
 /// One clip's features, at the training window's lengths.
@@ -206,6 +207,8 @@ pub struct Dataset {
     pub seq: SequenceConfig,
     pub sync_dim: usize,
     pub stats: MelStats,
+    /// Statistics the clips' video features were standardized with (`standardize_video`).
+    pub video_stats: Option<VideoStats>,
     /// `[text_seq_len, 384]` token states of the empty string.
     pub empty_text: Vec<f32>,
     pub data: DataConfig,
@@ -240,7 +243,14 @@ impl Dataset {
             tracing::info!(kept = clips.len(), dropped = before - clips.len(), "alignment filter");
         }
         let stats = MelStats::of(&clips, seq.mel.n_mels);
-        Ok(Self { clips, seq, sync_dim, stats, empty_text, data: config.data.clone() })
+        let video_stats = config.data.standardize_video.then(|| {
+            let stats = VideoStats::of(&clips, foley_encoders::efficientnet::FEATURE_DIM, sync_dim, seq.sync_tokens_per_segment());
+            for clip in &mut clips {
+                stats.apply(&mut clip.semantic, &mut clip.sync);
+            }
+            stats
+        });
+        Ok(Self { clips, seq, sync_dim, stats, video_stats, empty_text, data: config.data.clone() })
     }
 
     pub fn token_channels(&self) -> usize {

@@ -136,13 +136,17 @@ pub fn sample_tokens(
     let lt = generator.meta.flow.text_seq_len;
     let t3 = |v: Vec<f32>, d: [usize; 3]| Tensor::<3>::from_data(TensorData::new(v, d), &device);
     let sem_dim = efficientnet::FEATURE_DIM;
-    let clip = with_positional(&video.semantic, sem_dim, seq.clip_frame_rate, generator.meta.positional_channels);
-    let clip_dim = sem_dim + generator.meta.positional_channels;
     ensure!(video.semantic.len() == nc * sem_dim && video.sync.len() == ns * video.sync_dim, "video features do not match the {} s window", seq.duration);
+    let (mut semantic, mut sync) = (video.semantic.clone(), video.sync.clone());
+    if let Some(stats) = &generator.meta.video_stats {
+        stats.apply(&mut semantic, &mut sync);
+    }
+    let clip = with_positional(&semantic, sem_dim, seq.clip_frame_rate, generator.meta.positional_channels);
+    let clip_dim = sem_dim + generator.meta.positional_channels;
     let empty = generator.meta.empty_text.clone();
     let text = text.map(<[f32]>::to_vec).unwrap_or_else(|| empty.clone());
     let drop = Tensor::<1>::from_data(TensorData::new(vec![if options.use_video { 0.0f32 } else { 1.0 }], [1]), &device);
-    let cond = conditions(&generator.net, t3(clip, [1, nc, clip_dim]), t3(video.sync.clone(), [1, ns, video.sync_dim]), t3(text, [1, lt, HIDDEN_DIM]), drop)?;
+    let cond = conditions(&generator.net, t3(clip, [1, nc, clip_dim]), t3(sync, [1, ns, video.sync_dim]), t3(text, [1, lt, HIDDEN_DIM]), drop)?;
     let uncond = generator.net.empty_conditions(1, negative.map(|t| t3(t.to_vec(), [1, lt, HIDDEN_DIM])))?;
     let guided = Guided::new(cond, &uncond, options.cfg);
 

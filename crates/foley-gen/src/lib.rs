@@ -3,6 +3,7 @@
 //! * [`config`]: the TOML that fully describes a training run.
 //! * [`data`]: feature shards (`foley extract`) -> clips -> batches (normalized 16 kHz log-mel
 //!   target, two mel frames per token; VTA-LDM's concat augmentation and alignment filter).
+//! * [`features`]: standardization of the video conditions (training-set statistics).
 //! * [`masking`]: SALSA-V's per-sample known-audio masks (none / spans / prefix / suffix).
 //! * [`shortcut`]: shortcut self-consistency targets (2d step = mean of two d steps).
 //! * [`train`], [`ema`], [`checkpoint`], [`plot`]: the training loop, EMA weights, atomic
@@ -14,6 +15,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod ema;
+pub mod features;
 pub mod generate;
 pub mod masking;
 pub mod model;

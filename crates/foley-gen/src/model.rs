@@ -12,6 +12,7 @@ use foley_seq::SequenceConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::data::MelStats;
+use crate::features::VideoStats;
 
 /// Everything about a generator except its weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,9 @@ pub struct GenMeta {
     pub positional_channels: usize,
     /// `[text_seq_len, 384]` MiniLM token states of the empty string (unconditional text).
     pub empty_text: Vec<f32>,
+    /// Standardization of the video features the network was trained with (`None`: raw).
+    #[serde(default)]
+    pub video_stats: Option<VideoStats>,
     #[serde(default)]
     pub training: Option<TrainingSummary>,
 }

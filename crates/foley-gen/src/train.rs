@@ -66,6 +66,7 @@ impl Trainer {
             stats: dataset.stats.clone(),
             positional_channels: config.data.positional_channels,
             empty_text: dataset.empty_text.clone(),
+            video_stats: dataset.video_stats.clone(),
             training: None,
         };
         let mut net = Generator::init(meta.clone(), r.seed, &device.clone().autodiff())?.net;

@@ -22,6 +22,7 @@ fn config(out_dir: &Path, steps: usize) -> TrainConfig {
             concat_prob: 0.5,
             alignment_scores: None,
             min_alignment: None,
+            standardize_video: false,
         },
         model: ModelConfig { hidden_dim: 32, depth: 2, fused_depth: 1, num_heads: 2, mlp_ratio: 2.0, audio_self_attn: false },
         train: RecipeConfig {
@@ -61,7 +62,7 @@ fn dataset_with(config: &TrainConfig, mel: impl Fn(u64, usize, usize) -> Vec<f32
         })
         .collect();
     let stats = MelStats::of(&clips, seq.mel.n_mels);
-    Dataset { clips, seq, sync_dim: 8, stats, empty_text: vec![0.0; 4 * 384], data: config.data.clone() }
+    Dataset { clips, seq, sync_dim: 8, stats, video_stats: None, empty_text: vec![0.0; 4 * 384], data: config.data.clone() }
 }
 
 #[test]
