@@ -125,11 +125,14 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     }
 
     // The soundtrack of the whole video: silence outside the generated window.
-    let sr = 16_000usize;
+    let sr = generator.sequence().sample_rate() as usize;
     let mut track = vec![0f32; (window.start * sr as f64).round() as usize];
     track.extend(&wave);
-    output::write_atomic(&wav, |tmp| Ok(foley_media::write_wav(tmp, &track, sr as u32)?))?;
-    foley_media::mux(input, &wav, &out)?;
+    // The wav is published only once the mp4 exists: a failed mux leaves neither.
+    let wav_out = foley_media::AtomicOutput::new(&wav)?;
+    foley_media::write_wav(wav_out.path(), &track, sr as u32).with_context(|| format!("writing {}", wav.display()))?;
+    foley_media::mux(input, wav_out.path(), &out)?;
+    wav_out.commit()?;
     println!(
         "{} s from {:.2} s of {} -> {} and {}",
         window.duration,
