@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's first command: set up (idempotent), then run foley's main job on an embedded
-# default and say where the results are.
+# The README's first command: set up (idempotent), then give the shipped demo video (a silent
+# foley-sim test-split scene, 8 s) a soundtrack with the embedded default generator, and say
+# where the results are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/foley/target}"
@@ -9,12 +10,9 @@ foley="$CARGO_TARGET_DIR/release/foley"
 out=out/demo
 mkdir -p "$out"
 
-# A foley-sim scene of the test split: video, its true soundtrack and exact event times.
-"$foley" sim render --seed 850000 --duration 8 -o "$out"
-"$foley" probe "$out/scene.mp4"
-# MMAudio's 16 kHz log-mel of the soundtrack, as a picture and as a tensor ...
-"$foley" mel "$out/scene.mp4" -o "$out/mel.png" --tensor "$out/mel.safetensors"
-# ... decoded back to sound without weights (Griffin-Lim) and put on the video.
-"$foley" griffin-lim "$out/mel.safetensors" -o "$out/griffin-lim.wav"
-"$foley" mux "$out/scene.mp4" "$out/griffin-lim.wav" -o "$out/scene.griffin-lim.mp4"
-echo "results in $out/: scene.mp4 (original), mel.png, griffin-lim.wav, scene.griffin-lim.mp4"
+# video -> EfficientNet-Lite0 + sync features -> 8 shortcut steps -> log-mel -> Griffin-Lim -> mp4
+"$foley" generate assets/demo/demo.mp4 -o "$out/demo.foley.mp4" --seed 0
+# A picture of what was generated (MMAudio's 16 kHz log-mel, time axis in seconds).
+"$foley" mel "$out/demo.foley.wav" -o "$out/demo.foley.mel.png"
+echo "results in $out/: demo.foley.mp4 (the demo video with its generated soundtrack), demo.foley.wav, demo.foley.mel.png"
+echo "the scene's true event times are in assets/demo/events.json"
