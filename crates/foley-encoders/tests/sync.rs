@@ -70,6 +70,8 @@ fn contrastive_and_vama_objectives_learn_on_foley_sim() {
     let clips = sim_clips(0..4, config.frame_size);
     let device = Device::flex().autodiff();
     for objective in [Objective::Contrastive, Objective::Vama] {
+        // Seeded initialization: unseeded, some draws made the contrastive loss fall by < 20 %.
+        device.seed(0);
         let stack = SyncStack { sync: SyncModel::new(&config, &device), vama: Vama::new(&config, &device) };
         let options = TrainOptions {
             steps: 40,
