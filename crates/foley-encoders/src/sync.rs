@@ -288,16 +288,27 @@ impl SyncModel {
     /// Load a model saved by [`SyncModel::save`] (f32 or f16 weights, computed in f32), in
     /// inference mode. The config is `<stem>.json`, or `<path>.json` as older runs named it.
     pub fn load(path: &Path, device: &Device) -> anyhow::Result<(Self, SyncConfig)> {
+        let config = Self::read_config(path)?;
+        let model = Self::new(&config, device).with_weights(path)?;
+        Ok((model.valid(), config))
+    }
+
+    /// The [`SyncConfig`] saved beside the weights at `path`.
+    pub fn read_config(path: &Path) -> anyhow::Result<SyncConfig> {
         if !path.is_file() {
             anyhow::bail!("sync model {} does not exist", path.display());
         }
         let json = [config_path(path), legacy_config_path(path)].into_iter().find(|p| p.is_file()).unwrap_or_else(|| config_path(path));
-        let config: SyncConfig = serde_json::from_slice(&std::fs::read(&json).with_context(|| format!("reading {} (the config of sync model {})", json.display(), path.display()))?)
-            .with_context(|| format!("parsing {}", json.display()))?;
-        let mut model = Self::new(&config, device);
+        let bytes = std::fs::read(&json).with_context(|| format!("reading {} (the config of sync model {})", json.display(), path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", json.display()))
+    }
+
+    /// This model (of the saved config) with the weights at `path`, keeping its device and
+    /// autodiff state (so a trainable model stays trainable).
+    pub fn with_weights(mut self, path: &Path) -> anyhow::Result<Self> {
         let mut store = SafetensorsStore::from_file(path).with_from_adapter(FloatCastAdapter::to(DType::F32));
-        model.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading sync model from {}: {e}", path.display()))?;
-        Ok((model.valid(), config))
+        self.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading sync model from {}: {e}", path.display()))?;
+        Ok(self)
     }
 }
 

@@ -254,13 +254,10 @@ pub fn run(options: &RecipeOptions, bank: &Bank, out_dir: &Path, label: &str, co
 
 /// `model` (trainable) with the weights of the sync model saved at `path`, which must have
 /// been trained with the same `config`.
-fn load_init(path: &Path, config: &SyncConfig, mut model: SyncModel) -> Result<SyncModel> {
-    use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
-    let (_, saved) = SyncModel::load(path, &Device::flex()).with_context(|| format!("--init {}", path.display()))?;
+fn load_init(path: &Path, config: &SyncConfig, model: SyncModel) -> Result<SyncModel> {
+    let saved = SyncModel::read_config(path).with_context(|| format!("--init {}", path.display()))?;
     ensure!(saved == *config, "--init {}: its config {saved:?} differs from this recipe's {config:?}", path.display());
-    let mut store = SafetensorsStore::from_file(path).with_from_adapter(FloatCastAdapter::to(DType::F32));
-    model.load_from(&mut store).map_err(|e| anyhow::anyhow!("--init {}: {e}", path.display()))?;
-    Ok(model)
+    model.with_weights(path).with_context(|| format!("--init {}", path.display()))
 }
 
 /// `step,contrastive,accuracy,vama,seconds`, one row per step (empty cells for objectives not trained).

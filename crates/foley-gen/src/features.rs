@@ -26,8 +26,8 @@ pub struct VideoStats {
     pub sync_std: Vec<f32>,
 }
 
-/// Mean and standard deviation of each of `groups` columns, where row `i` of `rows` (width `dim`)
-/// belongs to group `i % period` and column `c` of it to channel `(i % period) * dim + c`.
+/// Mean and standard deviation of `period * dim` channels: column `c` of row `i` of `rows`
+/// (each `dim` wide) belongs to channel `(i % period) * dim + c`.
 fn moments<'a>(rows: impl Iterator<Item = &'a [f32]>, dim: usize, period: usize) -> (Vec<f32>, Vec<f32>) {
     let (mut sum, mut sq, mut count) = (vec![0f64; period * dim], vec![0f64; period * dim], vec![0usize; period]);
     for (i, row) in rows.enumerate() {

@@ -25,7 +25,7 @@ pub use error::MediaError;
 pub use ffmpeg::check_tools;
 pub use frames::{Frame, FrameReader, FrameRequest, Resize};
 pub use mux::mux;
-pub use output::{AtomicOutput, ensure_not_input};
+pub use output::{AtomicOutput, ensure_not_input, parent_dir};
 pub use probe::{AudioStream, MediaInfo, VideoStream, probe};
 pub use rational::Rational;
 

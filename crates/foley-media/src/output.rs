@@ -21,10 +21,7 @@ impl AtomicOutput {
         if dest.is_dir() {
             return Err(MediaError::IsDirectory { path: dest.into() });
         }
-        let parent = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = parent_dir(dest);
         let name = dest.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let suffix = dest.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
         let temp = tempfile::Builder::new()
@@ -78,9 +75,13 @@ fn canonical_target(p: &Path) -> Option<PathBuf> {
     if let Ok(c) = std::fs::canonicalize(p) {
         return Some(c);
     }
-    let parent = match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    Some(std::fs::canonicalize(parent).ok()?.join(p.file_name()?))
+    Some(std::fs::canonicalize(parent_dir(p)).ok()?.join(p.file_name()?))
+}
+
+/// The directory `p` is (to be) written in: its parent, or `.` for a bare file name.
+pub fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }

@@ -51,10 +51,7 @@ pub fn run(args: FramesArgs) -> Result<()> {
     let reader = FrameReader::open(&args.file, &request)?;
     // Frames stream into a temporary directory beside the output; only a complete run moves
     // them into place, so a failure midway (e.g. a truncated file) leaves no partial output.
-    let parent = match args.output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = foley_media::parent_dir(&args.output);
     std::fs::create_dir_all(&parent)
         .with_context(|| format!("{}: cannot create the output directory", parent.display()))?;
     let staging = tempfile::Builder::new()

@@ -78,9 +78,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let wav = out.with_extension("wav");
     foley_media::ensure_not_input(&out, &[input])?;
     foley_media::ensure_not_input(&wav, &[input])?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
+    let dir = foley_media::parent_dir(&out);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let info = foley_media::probe(input)?;
     let video = info.video.as_ref().with_context(|| format!("{}: no video stream", input.display()))?;
     let video_duration = video.duration.or(info.duration).with_context(|| format!("{}: unknown duration", input.display()))?;
