@@ -159,6 +159,13 @@ impl FlowNetwork {
         Ok(Self::new(config, &Vars::random(seed, device).with_dtype(dtype)))
     }
 
+    /// The initialization MMAudio trains from (adaLN-zero, Xavier linears; see
+    /// [`training_init`](crate::weights::training_init)), deterministic in `seed`.
+    pub fn for_training(config: &FlowConfig, seed: u64, device: &Device) -> Result<Self, FlowError> {
+        config.validate().map_err(FlowError::Config)?;
+        Ok(Self::new(config, &Vars::training(seed, device)))
+    }
+
     /// Build every module from `vb` (keys are MMAudio's).
     pub fn new(c: &FlowConfig, vb: &Vars) -> Self {
         let (d, h, lat) = (c.hidden_dim, c.mlp_hidden_dim(), c.latent_dim);

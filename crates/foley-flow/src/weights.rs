@@ -161,11 +161,40 @@ pub enum Init {
     Zeros,
     /// All ones (norm gains, latent std).
     Ones,
+    /// Xavier (Glorot) uniform, `±sqrt(6 / (fan_in + fan_out))`.
+    Xavier,
+    /// Normal with this standard deviation.
+    Normal(f32),
+}
+
+/// MMAudio's `initialize_weights`, by key: every `nn.Linear` (a 2-D `weight`) Xavier-uniform
+/// with a zero bias; the timestep embedder's two linears normal(0.02); the adaLN modulation of
+/// every block and of the final layer and the final convolution zero ("adaLN-zero": each block
+/// starts as the identity and the network predicts zero flow); `sync_pos_emb` and the empty
+/// clip / sync features zero. Convolutions keep PyTorch's default (`declared`, fan-in uniform);
+/// parameters declared zero (SALSA-V branches) stay zero. `used` holds the keys handed out so
+/// far, which tells a linear's bias (its `weight` was 2-D) from a convolution's.
+pub fn training_init(key: &str, shape: &[usize], declared: Init, used: &BTreeMap<String, Vec<usize>>) -> Init {
+    let (module, name) = key.rsplit_once('.').unwrap_or(("", key));
+    let zero_modules = module.ends_with("adaLN_modulation.1") || module == "final_layer.conv";
+    let zero_keys = ["sync_pos_emb", "empty_clip_feat", "empty_sync_feat", "latent_mean", "empty_string_feat"];
+    if declared == Init::Zeros || zero_modules || zero_keys.contains(&key) {
+        return Init::Zeros;
+    }
+    let is_linear = used.get(&format!("{module}.weight")).is_some_and(|s| s.len() == 2);
+    match name {
+        "weight" if shape.len() == 2 && (module.ends_with("t_embed.mlp.0") || module.ends_with("t_embed.mlp.2") || module.ends_with("d_embed.mlp.0")) => Init::Normal(0.02),
+        "weight" if shape.len() == 2 => Init::Xavier,
+        "bias" if is_linear => Init::Zeros,
+        _ => declared,
+    }
 }
 
 enum Source {
     File(StateDict),
     Random(SplitMix64),
+    /// MMAudio's `initialize_weights` (see [`training_init`]).
+    Training(SplitMix64),
 }
 
 struct Shared {
@@ -195,6 +224,11 @@ impl Vars {
     /// zero-initialised branches are also random so that every path carries signal.
     pub fn random(seed: u64, device: &Device) -> Self {
         Self::new(Source::Random(SplitMix64::new(seed)), true, device)
+    }
+
+    /// The initialization MMAudio trains from (deterministic in `seed`): see [`training_init`].
+    pub fn training(seed: u64, device: &Device) -> Self {
+        Self::new(Source::Training(SplitMix64::new(seed)), true, device)
     }
 
     fn new(source: Source, init_new: bool, device: &Device) -> Self {
@@ -236,7 +270,8 @@ impl Vars {
     /// [`get`](Self::get) or, with `new`, [`get_new`](Self::get_new).
     pub fn fetch<const D: usize>(&self, name: &str, shape: [usize; D], init: Init, new: bool) -> Tensor<D> {
         let key = self.key(name);
-        let mut shared = self.shared.borrow_mut();
+        let mut guard = self.shared.borrow_mut();
+        let shared = &mut *guard;
         shared.used.insert(key.clone(), shape.to_vec());
         let n: usize = shape.iter().product();
         let data = match &mut shared.source {
@@ -253,6 +288,10 @@ impl Vars {
             },
             Source::Random(rng) => {
                 let init = if init == Init::Zeros { Init::FanIn } else { init };
+                fill(init, &shape, n, rng)
+            }
+            Source::Training(rng) => {
+                let init = training_init(&key, &shape, init, &shared.used);
                 fill(init, &shape, n, rng)
             }
         };
@@ -282,5 +321,10 @@ fn fill(init: Init, shape: &[usize], n: usize, rng: &mut SplitMix64) -> Vec<f32>
             let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
             (0..n).map(|_| (2.0 * rng.next_f32() - 1.0) * bound).collect()
         }
+        Init::Xavier => {
+            let bound = (6.0 / (shape[0] + shape[1..].iter().product::<usize>()) as f32).sqrt();
+            (0..n).map(|_| (2.0 * rng.next_f32() - 1.0) * bound).collect()
+        }
+        Init::Normal(std) => crate::noise::standard_normal(rng.next_u64(), n).into_iter().map(|v| v * std).collect(),
     }
 }

@@ -184,3 +184,30 @@ fn negative_text_replaces_the_empty_string() {
     let bad = net.preprocess_conditions(Tensor::zeros([1, 7, 32], &device), Tensor::zeros([1, 24, 16], &device), Tensor::zeros([1, 6, 24], &device));
     assert!(bad.unwrap_err().to_string().contains("clip_f"));
 }
+
+#[test]
+fn training_init_is_mmaudios_adaln_zero() {
+    use foley_flow::weights::{Init, training_init};
+    let device = Device::flex();
+    let config = tiny(true, ALL);
+    let net = FlowNetwork::for_training(&config, 11, &device).unwrap();
+    // Zero final layer: the untrained network predicts exactly zero flow.
+    let (x, io) = golden_inputs(&device);
+    let cond = net.preprocess_conditions(x.clip, x.sync, x.text).unwrap();
+    let flow = net.predict_flow(x.latent, &io["t"].data, &cond, &ExtraInputs::default()).unwrap();
+    assert_eq!(to_raw(flow.abs().max()).data[0], 0.0);
+    assert_eq!(to_raw(net.empty_sync_feat.val().abs().max()).data[0], 0.0);
+    assert_eq!(to_raw(net.sync_pos_emb.val().abs().max()).data[0], 0.0);
+    // Linear layers are Xavier-uniform with zero bias; convolutions keep fan-in uniform.
+    let qkv = to_raw(net.joint_blocks[0].latent_block.attn.qkv.weight.val()).data;
+    let bound = (6.0f32 / (128.0 + 3.0 * 128.0)).sqrt();
+    let max = qkv.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(max <= bound && max > 0.9 * bound, "qkv max {max}, Xavier bound {bound}");
+    let mut used = std::collections::BTreeMap::new();
+    used.insert("clip_cond_proj.weight".to_string(), vec![128, 128]);
+    used.insert("audio_input_proj.0.weight".to_string(), vec![128, 8, 7]);
+    assert_eq!(training_init("clip_cond_proj.bias", &[128], Init::FanIn, &used), Init::Zeros);
+    assert_eq!(training_init("audio_input_proj.0.bias", &[128], Init::FanIn, &used), Init::FanIn);
+    assert_eq!(training_init("t_embed.mlp.0.weight", &[128, 256], Init::FanIn, &used), Init::Normal(0.02));
+    assert_eq!(training_init("fused_blocks.0.adaLN_modulation.1.weight", &[768, 128], Init::FanIn, &used), Init::Zeros);
+}

@@ -58,9 +58,9 @@ pub fn meta_path(weights: &Path) -> PathBuf {
 }
 
 impl Generator {
-    /// A freshly initialized network (deterministic in `seed`).
+    /// A freshly initialized network, as MMAudio initializes for training (deterministic in `seed`).
     pub fn init(meta: GenMeta, seed: u64, device: &Device) -> Result<Self> {
-        let mut net = FlowNetwork::random(&meta.flow, seed, device)?;
+        let mut net = FlowNetwork::for_training(&meta.flow, seed, device)?;
         net.empty_string_feat = empty_text_tensor(&meta, device);
         Ok(Self { net, meta })
     }

@@ -109,13 +109,14 @@ impl Trainer {
         // The first k examples learn 2d-steps from two d-steps; the rest plain flow matching
         // at logit-normal times.
         let k = ((b as f64) * r.shortcut_fraction).round() as usize;
-        let (mut t, mut step_in, mut half) = (Vec::with_capacity(b), Vec::with_capacity(b), Vec::new());
+        let (mut t, mut step_in, mut half, mut query) = (Vec::with_capacity(b), Vec::with_capacity(b), Vec::new(), Vec::new());
         for i in 0..b {
             if i < k {
-                let (ti, d) = sample_step(r.shortcut_levels, &mut rng);
-                t.push(ti);
-                step_in.push(2.0 * d);
-                half.push(d);
+                let s = sample_step(r.shortcut_levels, &mut rng);
+                t.push(s.t);
+                step_in.push(2.0 * s.d);
+                half.push(s.d);
+                query.push(s.query);
             } else {
                 let z = foley_flow::noise::standard_normal(rng.next_u64(), 1)[0];
                 t.push(1.0 / (1.0 + (-z).exp()));
@@ -132,7 +133,7 @@ impl Trainer {
             let valid = net.valid();
             let cond = conditions(&valid, batch.clip.clone().slice([0..k]), batch.sync.clone().slice([0..k]), batch.text.clone().slice([0..k]), batch.video_drop.clone().slice([0..k]))?;
             let sub_prompt = AudioPrompt { known: prompt.known.clone().slice([0..k]), mask: prompt.mask.clone().slice([0..k]) };
-            let sc = shortcut_target(&valid, xt.clone().slice([0..k]), &t[..k], &half, &cond, Some(sub_prompt))?;
+            let sc = shortcut_target(&valid, xt.clone().slice([0..k]), &t[..k], &half, &query, &cond, Some(sub_prompt))?;
             target = if k < b { Tensor::cat(vec![sc, target.slice([k..b])], 0) } else { sc };
         }
         let cond = conditions(&net, batch.clip, batch.sync, batch.text, batch.video_drop)?;

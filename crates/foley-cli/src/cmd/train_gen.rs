@@ -51,7 +51,7 @@ pub fn run(args: TrainGenArgs) -> Result<()> {
         bar.set_position(log.step as u64);
         bar.set_message(format!("loss {s:.4} (fm {:.3} sc {:.3}) {rate:.2} steps/s", log.flow_loss, log.shortcut_loss));
         if log.step % 50 == 0 {
-            tracing::info!(step = log.step, loss = s, rate, "train");
+            tracing::info!(step = log.step, loss = s, flow_loss = log.flow_loss, shortcut_loss = log.shortcut_loss, rate, "train");
         }
     })?;
     bar.finish_and_clear();
