@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use foley_media::{FrameReader, FrameRequest, Resize};
+use rayon::prelude::*;
 
 use crate::flow::{Expansion, FarnebackParams, Image, mean_flow_magnitude};
 use crate::pipeline::EvalError;
@@ -24,6 +25,9 @@ pub struct VideoFlow {
     pub peaks: Vec<f64>,
 }
 
+/// Frames decoded per parallel batch (bounds memory: an HD frame's expansion is ~25 MB).
+const FLOW_BATCH: usize = 8;
+
 /// Decodes every frame at the native rate and finds AV-Align's video peaks.
 pub fn video_flow_peaks(path: &Path) -> Result<VideoFlow, EvalError> {
     let info = foley_media::probe(path)?;
@@ -33,15 +37,23 @@ pub fn video_flow_peaks(path: &Path) -> Result<VideoFlow, EvalError> {
     })?;
     let request = FrameRequest { fps, start: 0.0, duration: None, resize: Resize::Native };
     let params = FarnebackParams::AV_ALIGN;
+    // Frames are decoded in order; each batch's expansions and flows run on all cores. The
+    // last expansion of a batch is the first frame of the next pair.
     let mut previous: Option<Expansion> = None;
     let mut trajectory = Vec::new();
-    for frame in FrameReader::open(path, &request)? {
-        let frame = frame?;
-        let expansion = Expansion::new(&Image::from_rgb(frame.width as usize, frame.height as usize, &frame.rgb), &params);
-        if let Some(prev) = &previous {
-            trajectory.push(mean_flow_magnitude(prev, &expansion, &params));
+    let mut frames = FrameReader::open(path, &request)?;
+    loop {
+        let batch: Vec<_> = frames.by_ref().take(FLOW_BATCH).collect::<Result<_, _>>()?;
+        if batch.is_empty() {
+            break;
         }
-        previous = Some(expansion);
+        let expansions: Vec<Expansion> = batch
+            .par_iter()
+            .map(|f| Expansion::new(&Image::from_rgb(f.width as usize, f.height as usize, &f.rgb), &params))
+            .collect();
+        let chain: Vec<&Expansion> = previous.iter().chain(&expansions).collect();
+        trajectory.extend(chain.par_windows(2).map(|w| mean_flow_magnitude(w[0], w[1], &params)).collect::<Vec<_>>());
+        previous = expansions.into_iter().last();
     }
     if let Some(&first) = trajectory.first() {
         trajectory.insert(0, first);
