@@ -11,6 +11,7 @@ use foley_flow::{Conditions, FlowConfig, FlowNetwork};
 use foley_seq::SequenceConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::config::InitScheme;
 use crate::data::MelStats;
 use crate::features::VideoStats;
 
@@ -58,9 +59,12 @@ pub fn meta_path(weights: &Path) -> PathBuf {
 }
 
 impl Generator {
-    /// A freshly initialized network, as MMAudio initializes for training (deterministic in `seed`).
-    pub fn init(meta: GenMeta, seed: u64, device: &Device) -> Result<Self> {
-        let mut net = FlowNetwork::for_training(&meta.flow, seed, device)?;
+    /// A freshly initialized network (deterministic in `seed`).
+    pub fn init(meta: GenMeta, seed: u64, scheme: InitScheme, device: &Device) -> Result<Self> {
+        let mut net = match scheme {
+            InitScheme::FanIn => FlowNetwork::random(&meta.flow, seed, device)?,
+            InitScheme::Mmaudio => FlowNetwork::for_training(&meta.flow, seed, device)?,
+        };
         net.empty_string_feat = empty_text_tensor(&meta, device);
         Ok(Self { net, meta })
     }

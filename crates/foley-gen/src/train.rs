@@ -69,7 +69,7 @@ impl Trainer {
             video_stats: dataset.video_stats.clone(),
             training: None,
         };
-        let mut net = Generator::init(meta.clone(), r.seed, &device.clone().autodiff())?.net;
+        let mut net = Generator::init(meta.clone(), r.seed, config.model.init, &device.clone().autodiff())?.net;
         let mut optim = AdamWConfig::new()
             .with_weight_decay(r.weight_decay as f32)
             .with_grad_clipping(Some(GradientClippingConfig::Norm(r.grad_clip as f32)))
