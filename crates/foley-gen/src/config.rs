@@ -112,7 +112,15 @@ pub struct RecipeConfig {
     /// Global gradient-norm clip.
     #[serde(default = "default_clip")]
     pub grad_clip: f64,
+    /// AdamW's second-moment decay; below 0.999 a rare huge gradient is forgotten sooner
+    /// instead of scaling the next steps' updates for thousands of steps.
+    #[serde(default = "default_beta2")]
+    pub adam_beta2: f64,
     pub ema_decay: f64,
+    /// Shortcut targets from the EMA weights (a slow target network, as the shortcut-models
+    /// code offers) rather than the current ones.
+    #[serde(default)]
+    pub bootstrap_ema: bool,
     pub seed: u64,
     pub checkpoint_every: usize,
     /// Fraction of each batch trained on shortcut self-consistency targets.
@@ -147,6 +155,10 @@ fn default_text_len() -> usize {
 fn default_mlp_ratio() -> f64 {
     4.0
 }
+fn default_beta2() -> f64 {
+    0.999
+}
+
 fn default_weight_decay() -> f64 {
     0.01
 }

@@ -72,6 +72,7 @@ impl Trainer {
         let mut net = Generator::init(meta.clone(), r.seed, config.model.init, &device.clone().autodiff())?.net;
         let mut optim = AdamWConfig::new()
             .with_weight_decay(r.weight_decay as f32)
+            .with_beta_2(r.adam_beta2 as f32)
             .with_grad_clipping(Some(GradientClippingConfig::Norm(r.grad_clip as f32)))
             .init();
         let mut state = RunState { step: 0, losses: Vec::new(), wall_seconds: 0.0 };
@@ -130,7 +131,7 @@ impl Trainer {
 
         let mut target = batch.x1.clone() - batch.x0.clone();
         if k > 0 {
-            let valid = net.valid();
+            let valid = if r.bootstrap_ema { self.ema.apply(net.valid()) } else { net.valid() };
             let cond = conditions(&valid, batch.clip.clone().slice([0..k]), batch.sync.clone().slice([0..k]), batch.text.clone().slice([0..k]), batch.video_drop.clone().slice([0..k]))?;
             let sub_prompt = AudioPrompt { known: prompt.known.clone().slice([0..k]), mask: prompt.mask.clone().slice([0..k]) };
             let sc = shortcut_target(&valid, xt.clone().slice([0..k]), &t[..k], &half, &query, &cond, Some(sub_prompt))?;
