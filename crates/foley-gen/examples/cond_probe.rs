@@ -10,8 +10,7 @@ use anyhow::Result;
 use burn::tensor::{Device, Tensor, TensorData};
 use foley_flow::ExtraInputs;
 use foley_gen::config::token_channels;
-use foley_gen::data::{load_clips, with_positional};
-use foley_gen::model::conditions;
+use foley_gen::data::load_clips;
 use foley_gen::Generator;
 
 fn norm<const D: usize>(t: Tensor<D>) -> f32 {
@@ -27,18 +26,9 @@ fn main() -> Result<()> {
     let seq = g.sequence();
     let (n, c) = (seq.latent_seq_len(), token_channels(&seq));
     g.net.update_seq_lengths(n, seq.clip_seq_len(), seq.sync_seq_len());
-    let lt = g.meta.flow.text_seq_len;
-    let (test, sd) = load_clips(&[args[0].join("shards")], &seq, lt)?;
+    let (test, _) = load_clips(&[args[0].join("shards")], &seq, g.meta.flow.text_seq_len)?;
     let t3 = |v: Vec<f32>, d: [usize; 3]| Tensor::<3>::from_data(TensorData::new(v, d), &device);
-    let mut conds = Vec::new();
-    for clip in &test[..2] {
-        let (mut sem, mut sync) = (clip.semantic.clone(), clip.sync.clone());
-        if let Some(s) = &g.meta.video_stats { s.apply(&mut sem, &mut sync); }
-        let clip_f = with_positional(&sem, 1280, seq.clip_frame_rate, g.meta.positional_channels);
-        let cd = conditions(&g.net, t3(clip_f, [1, seq.clip_seq_len(), 1280 + g.meta.positional_channels]), t3(sync, [1, seq.sync_seq_len(), sd]),
-            t3(g.meta.empty_text.clone(), [1, lt, 384]), Tensor::from_data(TensorData::new(vec![0.0f32], [1]), &device))?;
-        conds.push(cd);
-    }
+    let conds = test[..2].iter().map(|clip| g.video_conditions(&clip.semantic, &clip.sync, &g.meta.empty_text, false, 1)).collect::<Result<Vec<_>>>()?;
     let te = g.net.t_embed.forward(&[0.3], &device);
     let gm = g.net.global_cond_mlp.forward((conds[0].clip_f_c.clone() + conds[0].text_f_c.clone()).unsqueeze_dim(1));
     println!("rms t_embed {:.4}  global_mlp {:.4}  sync_f {:.4}  sync_f diff {:.4}  sync_f time-var {:.4}", norm(te), norm(gm.clone()),

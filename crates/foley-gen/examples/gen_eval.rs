@@ -23,8 +23,7 @@ use foley_eval::metrics::onsets::{average_precision, match_count};
 use foley_eval::onset::{OnsetConfig, OnsetDetector};
 use foley_flow::ExtraInputs;
 use foley_gen::config::token_channels;
-use foley_gen::data::{Clip, load_clips, tokens_to_mel, with_positional};
-use foley_gen::model::conditions;
+use foley_gen::data::{Clip, load_clips, tokens_to_mel};
 use foley_gen::generate::{SampleOptions, Sampler, VideoFeatures, sample_tokens, tokens_mel, vocode};
 use foley_gen::Generator;
 use foley_seq::SequenceConfig;
@@ -86,16 +85,12 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 /// clips at t = 0.2, 0.4, 0.6, 0.8 with each clip's own video features, with the next clip's,
 /// with the video dropped to the learned empty features (all three with the empty text), and
 /// with its own video and caption (clips with a caption); the same noise for all.
-fn condition_losses(generator: &mut Generator, seq: &SequenceConfig, test: &[Clip], sync_dim: usize) -> Result<[f64; 4]> {
+fn condition_losses(generator: &mut Generator, seq: &SequenceConfig, test: &[Clip]) -> Result<[f64; 4]> {
     let device = generator.net.device();
     let (n, c) = (seq.latent_seq_len(), token_channels(seq));
-    let (nc, ns) = (seq.clip_seq_len(), seq.sync_seq_len());
-    generator.net.update_seq_lengths(n, nc, ns);
-    let (lt, pc) = (generator.meta.flow.text_seq_len, generator.meta.positional_channels);
-    let sem_dim = foley_encoders::efficientnet::FEATURE_DIM;
+    generator.net.update_seq_lengths(n, seq.clip_seq_len(), seq.sync_seq_len());
     let ts = [0.2f32, 0.4, 0.6, 0.8];
     let b = ts.len();
-    let t3 = |v: Vec<f32>, d: [usize; 3]| Tensor::<3>::from_data(TensorData::new(v, d), &device);
     let mut sums = [0f64; 4];
     let mut captioned = 0usize;
     for (i, clip) in test.iter().enumerate() {
@@ -105,25 +100,15 @@ fn condition_losses(generator: &mut Generator, seq: &SequenceConfig, test: &[Cli
         let target: Vec<f32> = x1.iter().zip(&x0).map(|(y, a)| y - a).collect();
         let xt: Vec<f32> = ts.iter().flat_map(|&t| x0.iter().zip(&x1).map(move |(a, y)| (1.0 - t) * a + t * y)).collect();
         let empty = &generator.meta.empty_text;
-        let mut variants = vec![(clip, 0.0f32, empty), (&test[(i + 1) % test.len()], 0.0, empty), (clip, 1.0, empty)];
+        let mut variants = vec![(clip, false, empty), (&test[(i + 1) % test.len()], false, empty), (clip, true, empty)];
         if let Some(caption) = &clip.text {
-            variants.push((clip, 0.0, caption));
+            variants.push((clip, false, caption));
             captioned += 1;
         }
         for (k, (source, drop, text)) in variants.into_iter().enumerate() {
-            let (mut sem, mut sync) = (source.semantic.clone(), source.sync.clone());
-            if let Some(stats) = &generator.meta.video_stats {
-                stats.apply(&mut sem, &mut sync);
-            }
-            let clip_f = with_positional(&sem, sem_dim, seq.clip_frame_rate, pc);
-            let cond = conditions(
-                &generator.net,
-                t3(clip_f.repeat(b), [b, nc, sem_dim + pc]),
-                t3(sync.repeat(b), [b, ns, sync_dim]),
-                t3(text.repeat(b), [b, lt, foley_encoders::bert::HIDDEN_DIM]),
-                Tensor::from_data(TensorData::new(vec![drop; b], [b]), &device),
-            )?;
-            let pred = generator.net.predict_flow(t3(xt.clone(), [b, n, c]), &ts, &cond, &ExtraInputs { step_size: Some(vec![0.0; b]), prompt: None })?;
+            let cond = generator.video_conditions(&source.semantic, &source.sync, text, drop, b)?;
+            let latent = Tensor::<3>::from_data(TensorData::new(xt.clone(), [b, n, c]), &device);
+            let pred = generator.net.predict_flow(latent, &ts, &cond, &ExtraInputs { step_size: Some(vec![0.0; b]), prompt: None })?;
             let p: Vec<f32> = pred.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
             sums[k] += p.chunks(n * c).map(|row| row.iter().zip(&target).map(|(a, y)| ((a - y) as f64).powi(2)).sum::<f64>() / (n * c) as f64).sum::<f64>() / b as f64;
         }
@@ -202,7 +187,7 @@ fn main() -> Result<()> {
     let (mut test, sync_dim) = load_clips(&[test_dir.join("shards")], &seq, lt)?;
     test.truncate(limit);
     let truth: Vec<Vec<(f64, String)>> = test.iter().map(|c| transient_events(&scene_dir(test_dir, &c.id), seq.duration)).collect::<Result<_>>()?;
-    let [own, other, dropped, captioned] = condition_losses(&mut generator, &seq, &test, sync_dim)?;
+    let [own, other, dropped, captioned] = condition_losses(&mut generator, &seq, &test)?;
     let loss_line = format!("flow-matching loss on the test clips (t = 0.2..0.8, no audio given): own video {own:.4}, next clip's video {other:.4}, video dropped {dropped:.4}; own video + own caption {captioned:.4}");
     println!("{loss_line}");
     let detector = OnsetDetector::new(OnsetConfig { sample_rate: 16_000, n_fft: 1024, hop: 256, n_mels: 80 });

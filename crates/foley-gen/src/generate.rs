@@ -17,8 +17,8 @@ use foley_media::{FrameReader, FrameRequest, Rational, Resize};
 use foley_seq::SequenceConfig;
 
 use crate::config::token_channels;
-use crate::data::{fit_text, tokens_to_mel, with_positional};
-use crate::model::{Generator, conditions};
+use crate::data::{fit_text, tokens_to_mel};
+use crate::model::Generator;
 
 /// The conditioning encoders, loaded once.
 pub struct Encoders {
@@ -135,18 +135,8 @@ pub fn sample_tokens(
     generator.net.update_seq_lengths(n, nc, ns);
     let lt = generator.meta.flow.text_seq_len;
     let t3 = |v: Vec<f32>, d: [usize; 3]| Tensor::<3>::from_data(TensorData::new(v, d), &device);
-    let sem_dim = efficientnet::FEATURE_DIM;
-    ensure!(video.semantic.len() == nc * sem_dim && video.sync.len() == ns * video.sync_dim, "video features do not match the {} s window", seq.duration);
-    let (mut semantic, mut sync) = (video.semantic.clone(), video.sync.clone());
-    if let Some(stats) = &generator.meta.video_stats {
-        stats.apply(&mut semantic, &mut sync);
-    }
-    let clip = with_positional(&semantic, sem_dim, seq.clip_frame_rate, generator.meta.positional_channels);
-    let clip_dim = sem_dim + generator.meta.positional_channels;
-    let empty = generator.meta.empty_text.clone();
-    let text = text.map(<[f32]>::to_vec).unwrap_or_else(|| empty.clone());
-    let drop = Tensor::<1>::from_data(TensorData::new(vec![if options.use_video { 0.0f32 } else { 1.0 }], [1]), &device);
-    let cond = conditions(&generator.net, t3(clip, [1, nc, clip_dim]), t3(sync, [1, ns, video.sync_dim]), t3(text, [1, lt, HIDDEN_DIM]), drop)?;
+    let empty = &generator.meta.empty_text;
+    let cond = generator.video_conditions(&video.semantic, &video.sync, text.unwrap_or(empty), !options.use_video, 1)?;
     let uncond = generator.net.empty_conditions(1, negative.map(|t| t3(t.to_vec(), [1, lt, HIDDEN_DIM])))?;
     let guided = Guided::new(cond, &uncond, options.cfg);
 

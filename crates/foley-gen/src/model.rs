@@ -12,7 +12,7 @@ use foley_seq::SequenceConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::config::InitScheme;
-use crate::data::MelStats;
+use crate::data::{MelStats, with_positional};
 use crate::features::VideoStats;
 
 /// Everything about a generator except its weights.
@@ -107,6 +107,37 @@ impl Generator {
         anyhow::ensure!(result.missing.is_empty(), "{}: missing weights {:?}", path.display(), result.missing);
         net.empty_string_feat = empty_text_tensor(&meta, device);
         Ok(Self { net: net.valid(), meta })
+    }
+
+    /// Conditions of one clip's raw video features (`[clip_seq_len, 1280]` semantic,
+    /// `[sync_seq_len, sync_dim]` sync) and `[text_seq_len, 384]` text states, repeated `batch`
+    /// times: standardized with the training statistics, positional channels appended, the video
+    /// replaced by the learned empty features when `drop_video`. The network's sequence lengths
+    /// must already be those of the window.
+    pub fn video_conditions(&self, semantic: &[f32], sync: &[f32], text: &[f32], drop_video: bool, batch: usize) -> Result<Conditions> {
+        let f = &self.net.config;
+        let sem_dim = f.clip_dim - self.meta.positional_channels;
+        anyhow::ensure!(
+            semantic.len() == f.clip_seq_len * sem_dim && sync.len() == f.sync_seq_len * f.sync_dim && text.len() == f.text_seq_len * f.text_dim,
+            "video / text features do not match the network's window ({} semantic frames, {} sync tokens, {} text tokens)",
+            f.clip_seq_len,
+            f.sync_seq_len,
+            f.text_seq_len
+        );
+        let (mut semantic, mut sync) = (semantic.to_vec(), sync.to_vec());
+        if let Some(stats) = &self.meta.video_stats {
+            stats.apply(&mut semantic, &mut sync);
+        }
+        let clip = with_positional(&semantic, sem_dim, self.sequence().clip_frame_rate, self.meta.positional_channels);
+        let device = self.net.device();
+        let t3 = |v: Vec<f32>, d: [usize; 3]| Tensor::<3>::from_data(TensorData::new(v.repeat(batch), [batch, d[1], d[2]]), &device);
+        let drop = Tensor::from_data(TensorData::new(vec![if drop_video { 1.0f32 } else { 0.0 }; batch], [batch]), &device);
+        self.conditions(
+            t3(clip, [batch, f.clip_seq_len, f.clip_dim]),
+            t3(sync, [batch, f.sync_seq_len, f.sync_dim]),
+            t3(text.to_vec(), [batch, f.text_seq_len, f.text_dim]),
+            drop,
+        )
     }
 
     /// Conditions with per-example CFG dropout: where `video_drop` is 1 the semantic and sync
