@@ -7,6 +7,7 @@ use burn::tensor::Tensor;
 use burn::tensor::module::attention as sdpa;
 use burn::tensor::ops::AttentionModuleOptions;
 
+use crate::kernels::attention as kernels;
 use crate::rope::Rope;
 use crate::weights::{Init, Vars, contiguous};
 
@@ -53,7 +54,15 @@ impl SelfAttention {
     pub fn pre_attention(&self, x: Tensor<3>, rope: Option<&Rope>) -> Qkv {
         let [b, n, dim] = x.dims();
         let (h, d) = (self.num_heads, dim / self.num_heads);
-        let qkv = self.qkv.forward(x).reshape([b, n, 3, h, d]);
+        let qkv = self.qkv.forward(x);
+        let eps = self.q_norm.epsilon as f32;
+        if let (Some(q), Some(k)) = (
+            kernels::rms_rope(&qkv, 0, h, &self.q_norm.gamma.val(), eps, rope.map(|r| &r.angles)),
+            kernels::rms_rope(&qkv, 1, h, &self.k_norm.gamma.val(), eps, rope.map(|r| &r.angles)),
+        ) {
+            return Qkv { q, k, v: qkv.reshape([b, n, 3, h, d]).narrow(2, 2, 1).reshape([b, n, h, d]) };
+        }
+        let qkv = qkv.reshape([b, n, 3, h, d]);
         let part = |j: usize| qkv.clone().narrow(2, j, 1).reshape([b, n, h, d]);
         let q = self.q_norm.forward(part(0));
         let k = self.k_norm.forward(part(1));
@@ -67,6 +76,9 @@ impl SelfAttention {
 
 /// Scaled dot-product attention over `(B, N, H, d)` inputs, returning `(B, N, H * d)`.
 pub fn attention(qkv: Qkv) -> Tensor<3> {
+    if let Some(out) = kernels::attention(&qkv.q, &qkv.k, &qkv.v) {
+        return out;
+    }
     let [b, n, h, d] = qkv.q.dims();
     let heads_first = |t: Tensor<4>| t.swap_dims(1, 2);
     let out = sdpa(

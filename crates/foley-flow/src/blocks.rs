@@ -4,9 +4,9 @@
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::Tensor;
-use burn::tensor::activation::silu;
 
 use crate::attention::{self, Qkv, SelfAttention};
+use crate::kernels::layer_norm_modulate;
 use crate::layers::{SeqConv, SwiGlu, layer_norm_plain, linear, linear_new, modulate};
 use crate::rope::Rope;
 use crate::weights::{Init, Vars};
@@ -46,19 +46,19 @@ impl SingleBlock {
         }
     }
 
-    /// Modulate `x` by `c` (`(B, 1, D)` global or `(B, N, D)` per token) and project to q, k, v.
-    pub fn pre_attention(&self, x: Tensor<3>, c: Tensor<3>, rope: Option<&Rope>) -> (Qkv, Option<PostMod>) {
-        let modulation = self.ada_ln.forward(silu(c.clone()));
-        let normed = layer_norm_plain(x);
+    /// Modulate `x` by the conditioning (`c_act` = SiLU of the `(B, 1, D)` global or `(B, N, D)`
+    /// per-token conditioning, computed once for all blocks) and project to q, k, v.
+    pub fn pre_attention(&self, x: Tensor<3>, c_act: Tensor<3>, rope: Option<&Rope>) -> (Qkv, Option<PostMod>) {
+        let modulation = self.ada_ln.forward(c_act.clone());
         if self.linear1.is_none() {
             let [shift, scale] = modulation.chunk(2, 2).try_into().expect("2 chunks");
-            return (self.attn.pre_attention(modulate(normed, shift, scale), rope), None);
+            return (self.attn.pre_attention(layer_norm_modulate(x, shift, scale), rope), None);
         }
         let [shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp] =
             modulation.chunk(6, 2).try_into().expect("6 chunks");
         // MMDiT-X: the second attention reads the same normalised input and needs no other stream.
-        let audio_attn = self.audio_attn.as_ref().map(|a| a.forward(normed.clone(), c, rope.expect("latent stream has RoPE")));
-        let qkv = self.attn.pre_attention(modulate(normed, shift_msa, scale_msa), rope);
+        let audio_attn = self.audio_attn.as_ref().map(|a| a.forward(layer_norm_plain(x.clone()), c_act, rope.expect("latent stream has RoPE")));
+        let qkv = self.attn.pre_attention(layer_norm_modulate(x, shift_msa, scale_msa), rope);
         (qkv, Some(PostMod { gate_msa, shift_mlp, scale_mlp, gate_mlp, audio_attn }))
     }
 
@@ -69,13 +69,14 @@ impl SingleBlock {
         if let Some(extra) = m.audio_attn {
             x = x + extra;
         }
-        let r = modulate(layer_norm_plain(x.clone()), m.shift_mlp, m.scale_mlp);
+        let r = layer_norm_modulate(x.clone(), m.shift_mlp, m.scale_mlp);
         x + ffn.forward(r) * m.gate_mlp
     }
 
-    /// The whole block on its own stream (the fused audio-only blocks).
-    pub fn forward(&self, x: Tensor<3>, c: Tensor<3>, rope: &Rope) -> Tensor<3> {
-        let (qkv, m) = self.pre_attention(x.clone(), c, Some(rope));
+    /// The whole block on its own stream (the fused audio-only blocks); `c_act` as in
+    /// [`pre_attention`](Self::pre_attention).
+    pub fn forward(&self, x: Tensor<3>, c_act: Tensor<3>, rope: &Rope) -> Tensor<3> {
+        let (qkv, m) = self.pre_attention(x.clone(), c_act, Some(rope));
         self.post_attention(x, attention::attention(qkv), m)
     }
 }
@@ -99,8 +100,8 @@ impl AudioSelfAttn {
     }
 
     /// `gate * proj(attn(modulate(normed, shift, scale)))`, the residual to add.
-    fn forward(&self, normed: Tensor<3>, c: Tensor<3>, rope: &Rope) -> Tensor<3> {
-        let [shift, scale, gate] = self.ada_ln.forward(silu(c)).chunk(3, 2).try_into().expect("3 chunks");
+    fn forward(&self, normed: Tensor<3>, c_act: Tensor<3>, rope: &Rope) -> Tensor<3> {
+        let [shift, scale, gate] = self.ada_ln.forward(c_act).chunk(3, 2).try_into().expect("3 chunks");
         let qkv = self.attn.pre_attention(modulate(normed, shift, scale), Some(rope));
         self.proj.forward(attention::attention(qkv)) * gate
     }
@@ -132,12 +133,13 @@ impl JointBlock {
         }
     }
 
-    pub fn forward(&self, s: Streams, global_c: Tensor<3>, extended_c: Tensor<3>, latent_rope: &Rope, clip_rope: &Rope) -> Streams {
+    /// `global_act` and `extended_act`: SiLU of the global and of the per-token conditioning.
+    pub fn forward(&self, s: Streams, global_act: Tensor<3>, extended_act: Tensor<3>, latent_rope: &Rope, clip_rope: &Rope) -> Streams {
         let (latent_len, clip_len) = (s.latent.dims()[1], s.clip.dims()[1]);
         let text_len = s.text.dims()[1];
-        let (x_qkv, x_mod) = self.latent_block.pre_attention(s.latent.clone(), extended_c, Some(latent_rope));
-        let (c_qkv, c_mod) = self.clip_block.pre_attention(s.clip.clone(), global_c.clone(), Some(clip_rope));
-        let (t_qkv, t_mod) = self.text_block.pre_attention(s.text.clone(), global_c, None);
+        let (x_qkv, x_mod) = self.latent_block.pre_attention(s.latent.clone(), extended_act, Some(latent_rope));
+        let (c_qkv, c_mod) = self.clip_block.pre_attention(s.clip.clone(), global_act.clone(), Some(clip_rope));
+        let (t_qkv, t_mod) = self.text_block.pre_attention(s.text.clone(), global_act, None);
 
         let out = attention::attention(attention::concat(vec![x_qkv, c_qkv, t_qkv]));
         let x_out = out.clone().narrow(1, 0, latent_len);
@@ -167,8 +169,9 @@ impl FinalBlock {
         }
     }
 
-    pub fn forward(&self, latent: Tensor<3>, c: Tensor<3>) -> Tensor<3> {
-        let [shift, scale] = self.ada_ln.forward(silu(c)).chunk(2, 2).try_into().expect("2 chunks");
-        self.conv.forward(modulate(layer_norm_plain(latent), shift, scale))
+    /// `c_act`: SiLU of the global conditioning.
+    pub fn forward(&self, latent: Tensor<3>, c_act: Tensor<3>) -> Tensor<3> {
+        let [shift, scale] = self.ada_ln.forward(c_act).chunk(2, 2).try_into().expect("2 chunks");
+        self.conv.forward(layer_norm_modulate(latent, shift, scale))
     }
 }

@@ -16,11 +16,25 @@ pub struct Conditions {
     pub clip_f_c: Tensor<2>,
     /// `(B, D)` pooled text conditioning.
     pub text_f_c: Tensor<2>,
+    /// `(B, N, D)` video features added to the audio tokens (the `aligned_video` extension).
+    pub aligned: Option<Tensor<3>>,
 }
 
 impl Conditions {
     pub fn batch(&self) -> usize {
         self.clip_f.dims()[0]
+    }
+
+    /// Rows `range` of the batch.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        Self {
+            clip_f: self.clip_f.clone().slice([range.clone()]),
+            sync_f: self.sync_f.clone().slice([range.clone()]),
+            text_f: self.text_f.clone().slice([range.clone()]),
+            clip_f_c: self.clip_f_c.clone().slice([range.clone()]),
+            text_f_c: self.text_f_c.clone().slice([range.clone()]),
+            aligned: self.aligned.as_ref().map(|a| a.clone().slice([range])),
+        }
     }
 
     /// Repeat batch-1 conditions `batch` times.
@@ -39,6 +53,7 @@ impl Conditions {
             text_f: e3(self.text_f),
             clip_f_c: e2(self.clip_f_c),
             text_f_c: e2(self.text_f_c),
+            aligned: self.aligned.map(e3),
         }
     }
 
@@ -50,6 +65,10 @@ impl Conditions {
             text_f: Tensor::cat(vec![a.text_f.clone(), b.text_f.clone()], 0),
             clip_f_c: Tensor::cat(vec![a.clip_f_c.clone(), b.clip_f_c.clone()], 0),
             text_f_c: Tensor::cat(vec![a.text_f_c.clone(), b.text_f_c.clone()], 0),
+            aligned: match (&a.aligned, &b.aligned) {
+                (Some(x), Some(y)) => Some(Tensor::cat(vec![x.clone(), y.clone()], 0)),
+                _ => None,
+            },
         }
     }
 }

@@ -67,6 +67,13 @@ pub struct Extensions {
     /// MMDiT-X: an extra audio-only self-attention inside every joint block's latent stream.
     #[serde(default)]
     pub audio_self_attn: bool,
+    /// Foley-Flow's time-varying video conditions: the projected sync features and the
+    /// projected CLIP features (nearest-exact upsampled to the latent length) are also added to
+    /// the audio tokens after their input projection (`aligned_sync_proj`, `aligned_clip_proj`),
+    /// so every audio frame sees what happens at its time in its residual stream, not only
+    /// through the adaLN modulation.
+    #[serde(default)]
+    pub aligned_video: bool,
 }
 
 impl Extensions {

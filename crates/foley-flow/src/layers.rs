@@ -119,8 +119,8 @@ impl SwiGlu {
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(self.w1.forward(x.clone()));
-        self.w2.forward(gate * self.w3.forward(x))
+        let gate = crate::kernels::silu_mul(self.w1.forward(x.clone()), self.w3.forward(x));
+        self.w2.forward(gate)
     }
 }
 
@@ -130,9 +130,9 @@ pub fn layer_norm_plain(x: Tensor<3>) -> Tensor<3> {
     let ones = Tensor::ones([d], &x.device());
     let dtype = x.dtype();
     if dtype == DType::F32 {
-        layer_norm(x, ones, None, 1e-5)
+        layer_norm(x, ones, None, crate::kernels::LN_EPS as f64)
     } else {
-        layer_norm(x.cast(DType::F32), ones, None, 1e-5).cast(dtype)
+        layer_norm(x.cast(DType::F32), ones, None, crate::kernels::LN_EPS as f64).cast(dtype)
     }
 }
 

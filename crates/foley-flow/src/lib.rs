@@ -16,6 +16,7 @@
 mod attention;
 pub mod bench;
 mod blocks;
+mod kernels;
 pub mod conditions;
 pub mod config;
 pub mod io;

@@ -12,7 +12,7 @@ use crate::FlowError;
 use crate::blocks::{FinalBlock, JointBlock, SingleBlock, Streams};
 use crate::config::{FlowConfig, SYNC_TOKENS_PER_SEGMENT};
 use crate::conditions::Conditions;
-use crate::layers::{SeqConv, SwiGlu, TimestepEmbedder, linear};
+use crate::layers::{SeqConv, SwiGlu, TimestepEmbedder, linear, linear_new};
 use crate::rope::Rope;
 use crate::spec::expected_shapes;
 use crate::weights::{Init, KeyReport, StateDict, Vars};
@@ -99,6 +99,8 @@ pub struct FlowNetwork {
     pub clip_cond_proj: Linear,
     pub text_cond_proj: Linear,
     pub global_cond_mlp: SwiGlu,
+    pub aligned_sync_proj: Option<Linear>,
+    pub aligned_clip_proj: Option<Linear>,
     pub sync_pos_emb: Param<Tensor<4>>,
     pub t_embed: TimestepEmbedder,
     pub d_embed: Option<TimestepEmbedder>,
@@ -181,6 +183,8 @@ impl FlowNetwork {
                 act: feature_act,
                 mlp: SwiGlu::new(&audio.pp(2), d, h, 7),
             },
+            aligned_sync_proj: c.extensions.aligned_video.then(|| linear_new(&vb.pp("aligned_sync_proj"), d, d, Init::Zeros)),
+            aligned_clip_proj: c.extensions.aligned_video.then(|| linear_new(&vb.pp("aligned_clip_proj"), d, d, Init::Zeros)),
             clip_input_proj: InputBranch::new(&vb.pp("clip_input_proj"), c.clip_dim, d, h, 1, 3, proj_act),
             sync_input_proj: InputBranch::new(&vb.pp("sync_input_proj"), c.sync_dim, d, h, 7, 3, feature_act),
             text_input_proj: InputBranch::new(&vb.pp("text_input_proj"), c.text_dim, d, h, 1, 1, proj_act),
@@ -230,6 +234,11 @@ impl FlowNetwork {
     /// reused over sampling steps. `clip_f (B, Nc, clip_dim)`, `sync_f (B, Ns, sync_dim)`,
     /// `text_f (B, Nt, text_dim)`.
     pub fn preprocess_conditions(&self, clip_f: Tensor<3>, sync_f: Tensor<3>, text_f: Tensor<3>) -> Result<Conditions, FlowError> {
+        // On the pool for the same reason as `predict_flow_embedded`.
+        rayon::scope(|_| self.preprocess_on_pool(clip_f, sync_f, text_f))
+    }
+
+    fn preprocess_on_pool(&self, clip_f: Tensor<3>, sync_f: Tensor<3>, text_f: Tensor<3>) -> Result<Conditions, FlowError> {
         let c = &self.config;
         check_shape("clip_f", &clip_f.dims(), [None, Some(c.clip_seq_len), Some(c.clip_dim)])?;
         check_shape("sync_f", &sync_f.dims(), [None, Some(c.sync_seq_len), Some(c.sync_dim)])?;
@@ -246,10 +255,14 @@ impl FlowNetwork {
         let sync_f = self.sync_input_proj.forward(sync_f);
         let text_f = self.text_input_proj.forward(text_f);
         let sync_f = upsample_nearest_exact(sync_f, c.latent_seq_len);
+        let aligned = match (&self.aligned_sync_proj, &self.aligned_clip_proj) {
+            (Some(sync), Some(clip)) => Some(sync.forward(sync_f.clone()) + clip.forward(upsample_nearest_exact(clip_f.clone(), c.latent_seq_len))),
+            _ => None,
+        };
 
         let clip_f_c = self.clip_cond_proj.forward(clip_f.clone().mean_dim(1).squeeze_dim(1));
         let text_f_c = self.text_cond_proj.forward(text_f.clone().mean_dim(1).squeeze_dim(1));
-        Ok(Conditions { clip_f, sync_f, text_f, clip_f_c, text_f_c })
+        Ok(Conditions { clip_f, sync_f, text_f, clip_f_c, text_f_c, aligned })
     }
 
     /// The conditions of "no video, empty text" (or `negative_text` features `(1, Nt, text_dim)`)
@@ -288,6 +301,13 @@ impl FlowNetwork {
     /// [`predict_flow`](Self::predict_flow) from an already projected latent; returns the
     /// velocity in the network's dtype.
     pub fn predict_flow_embedded(&self, latent: Tensor<3>, t: &[f32], cond: &Conditions, step_size: Option<&[f32]>) -> Result<Tensor<3>, FlowError> {
+        // On a rayon worker, the thread that runs the serial ops also takes its share of every
+        // parallel matmul instead of sleeping until the pool finishes it (inline when already
+        // on a worker).
+        rayon::scope(|_| self.predict_flow_on_pool(latent, t, cond, step_size))
+    }
+
+    fn predict_flow_on_pool(&self, latent: Tensor<3>, t: &[f32], cond: &Conditions, step_size: Option<&[f32]>) -> Result<Tensor<3>, FlowError> {
         let b = latent.dims()[0];
         if t.len() != b || cond.batch() != b {
             return Err(FlowError::Input(format!("batch mismatch: latent {b}, t {}, conditions {}", t.len(), cond.batch())));
@@ -304,17 +324,24 @@ impl FlowNetwork {
         }
         let global_c: Tensor<3> = global_c.unsqueeze_dim(1);
         let extended_c = global_c.clone() + cond.sync_f.clone();
+        let latent = match &cond.aligned {
+            Some(aligned) => latent + aligned.clone(),
+            None => latent,
+        };
+
+        // Every adaLN modulation starts with SiLU of its conditioning: computed once here.
+        let (global_act, extended_act) = (silu(global_c), silu(extended_c));
 
         let mut s = Streams { latent, clip: cond.clip_f.clone(), text: cond.text_f.clone() };
         for block in &self.joint_blocks {
-            s = block.forward(s, global_c.clone(), extended_c.clone(), &self.latent_rope, &self.clip_rope);
+            s = block.forward(s, global_act.clone(), extended_act.clone(), &self.latent_rope, &self.clip_rope);
         }
         let mut latent = s.latent;
         for block in &self.fused_blocks {
-            latent = block.forward(latent, extended_c.clone(), &self.latent_rope);
+            latent = block.forward(latent, extended_act.clone(), &self.latent_rope);
         }
         // As released: the final layer sees the global, not the per-token, conditioning.
-        Ok(self.final_layer.forward(latent, global_c))
+        Ok(self.final_layer.forward(latent, global_act))
     }
 
     fn audio_input(&self, latent: Tensor<3>, prompt: Option<&AudioPrompt>, n: usize) -> Result<Tensor<3>, FlowError> {

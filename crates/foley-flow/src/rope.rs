@@ -6,6 +6,8 @@
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
+use crate::kernels::attention::RopeAngles;
+
 /// Rotation tables for one sequence, built once per sequence length and kept in f32.
 #[derive(Debug, Clone)]
 pub struct Rope {
@@ -13,6 +15,8 @@ pub struct Rope {
     cos: Tensor<4>,
     /// `(1, N, 1, d)`: `(-sin, +sin)` per pair, multiplying the pair-swapped input.
     sin: Tensor<4>,
+    /// The same angles as plain `[N, d / 2]` tables, for the CPU kernel.
+    pub angles: RopeAngles,
 }
 
 impl Rope {
@@ -26,20 +30,21 @@ impl Rope {
                 (1.0 / theta.powf(e as f64) as f32) * freq_scaling as f32
             })
             .collect();
-        let mut cos = Vec::with_capacity(len * head_dim);
-        let mut sin = Vec::with_capacity(len * head_dim);
+        let mut angles = RopeAngles { cos: Vec::with_capacity(len * head_dim / 2), sin: Vec::with_capacity(len * head_dim / 2) };
         for pos in 0..len {
             for &f in &freqs {
                 let a = (pos as f32 * f) as f64;
-                let (s, c) = (a.sin() as f32, a.cos() as f32);
-                cos.extend([c, c]);
-                sin.extend([-s, s]);
+                angles.cos.push(a.cos() as f32);
+                angles.sin.push(a.sin() as f32);
             }
         }
+        let cos = angles.cos.iter().flat_map(|&c| [c, c]).collect();
+        let sin = angles.sin.iter().flat_map(|&s| [-s, s]).collect();
         let shape = [1, len, 1, head_dim];
         Self {
             cos: Tensor::from_data(TensorData::new(cos, shape), device),
             sin: Tensor::from_data(TensorData::new(sin, shape), device),
+            angles,
         }
     }
 

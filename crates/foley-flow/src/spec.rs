@@ -25,6 +25,12 @@ pub fn expected_shapes(c: &FlowConfig) -> (BTreeMap<String, Vec<usize>>, BTreeSe
         s.new = false;
     }
     s.swiglu("audio_input_proj.2", d, h, 7);
+    if c.extensions.aligned_video {
+        s.new = true;
+        s.conv("aligned_sync_proj", d, d, 1, true);
+        s.conv("aligned_clip_proj", d, d, 1, true);
+        s.new = false;
+    }
     s.conv("clip_input_proj.0", c.clip_dim, d, 1, true);
     s.swiglu(if c.v2 { "clip_input_proj.2" } else { "clip_input_proj.1" }, d, h, 3);
     s.conv("sync_input_proj.0", c.sync_dim, d, 7, true);

@@ -33,7 +33,7 @@ fn tiny(v2: bool, extensions: Extensions) -> FlowConfig {
     }
 }
 
-const ALL: Extensions = Extensions { masked_audio: true, shortcut: true, audio_self_attn: true };
+const ALL: Extensions = Extensions { masked_audio: true, shortcut: true, audio_self_attn: true, aligned_video: true };
 
 fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
     to_raw(a).data.iter().zip(to_raw(b).data.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
@@ -55,8 +55,8 @@ fn golden_inputs(device: &Device) -> (Inputs, foley_flow::io::Named) {
 #[test]
 fn constructors_ask_for_exactly_the_expected_keys() {
     let device = Device::flex();
-    for bits in 0..8u8 {
-        let ext = Extensions { masked_audio: bits & 1 != 0, shortcut: bits & 2 != 0, audio_self_attn: bits & 4 != 0 };
+    for bits in 0..16u8 {
+        let ext = Extensions { masked_audio: bits & 1 != 0, shortcut: bits & 2 != 0, audio_self_attn: bits & 4 != 0, aligned_video: bits & 8 != 0 };
         for v2 in [false, true] {
             let config = tiny(v2, ext);
             let vb = Vars::random(1, &device);
@@ -126,10 +126,11 @@ fn gradients_reach_every_new_parameter() {
     assert_eq!(flow.dims(), [2, 40, 8]);
     let grads = flow.powi_scalar(2).mean().backward();
 
-    let mut visitor = GradNorms { grads: &grads, path: vec![], names: &["audio_input_proj.cond", "d_embed", "audio_attn"], found: vec![] };
+    let mut visitor = GradNorms { grads: &grads, path: vec![], names: &["audio_input_proj.cond", "d_embed", "audio_attn", "aligned_"], found: vec![] };
     net.visit(&mut visitor);
     // cond (1) + d_embed (4) + per joint block audio_attn: adaLN (2) + qkv (2) + norms (2) + proj (2)
-    assert_eq!(visitor.found.len(), 1 + 4 + 2 * 8, "{:?}", visitor.found);
+    // + aligned sync and clip projections (2 + 2)
+    assert_eq!(visitor.found.len(), 1 + 4 + 2 * 8 + 4, "{:?}", visitor.found);
     for (path, norm) in &visitor.found {
         assert!(norm.is_finite() && *norm > 0.0, "no gradient reaches {path}");
     }

@@ -80,6 +80,9 @@ pub struct ModelConfig {
     /// MMDiT-X extra audio self-attention in joint blocks.
     #[serde(default)]
     pub audio_self_attn: bool,
+    /// Time-aligned video features added to the audio tokens (Foley-Flow's dynamic conditions).
+    #[serde(default)]
+    pub aligned_video: bool,
     /// How the weights start.
     #[serde(default)]
     pub init: InitScheme,
@@ -234,7 +237,7 @@ impl TrainConfig {
             sync_seq_len: 0,
             text_seq_len: self.data.text_seq_len,
             v2: true,
-            extensions: Extensions { masked_audio: true, shortcut: true, audio_self_attn: m.audio_self_attn },
+            extensions: Extensions { masked_audio: true, shortcut: true, audio_self_attn: m.audio_self_attn, aligned_video: m.aligned_video },
         }
         .with_sequence(&seq)
     }

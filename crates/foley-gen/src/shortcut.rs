@@ -64,7 +64,7 @@ mod tests {
             sync_seq_len: 8,
             text_seq_len: 3,
             v2: true,
-            extensions: Extensions { masked_audio: true, shortcut: true, audio_self_attn: false },
+            extensions: Extensions { masked_audio: true, shortcut: true, audio_self_attn: false, aligned_video: true },
         }
     }
 
@@ -86,13 +86,7 @@ mod tests {
         // By hand, one example at a time.
         for i in 0..2 {
             let xi = xt.clone().slice([i..i + 1]);
-            let ci = Conditions {
-                clip_f: cond.clip_f.clone().slice([i..i + 1]),
-                sync_f: cond.sync_f.clone().slice([i..i + 1]),
-                text_f: cond.text_f.clone().slice([i..i + 1]),
-                clip_f_c: cond.clip_f_c.clone().slice([i..i + 1]),
-                text_f_c: cond.text_f_c.clone().slice([i..i + 1]),
-            };
+            let ci = cond.slice(i..i + 1);
             let e = ExtraInputs { step_size: Some(vec![q[i]]), prompt: None };
             let v1 = net.predict_flow(xi.clone(), &[t[i]], &ci, &e).unwrap();
             let x2 = xi + v1.clone().mul_scalar(d[i]);
