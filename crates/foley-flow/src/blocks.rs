@@ -6,7 +6,7 @@ use burn::nn::Linear;
 use burn::tensor::Tensor;
 
 use crate::attention::{self, Qkv, SelfAttention};
-use crate::kernels::layer_norm_modulate;
+use crate::kernels::{gated_residual, layer_norm_modulate};
 use crate::layers::{SeqConv, SwiGlu, layer_norm_plain, linear, linear_new, modulate};
 use crate::rope::Rope;
 use crate::weights::{Init, Vars};
@@ -65,12 +65,12 @@ impl SingleBlock {
     /// Residual attention output and SwiGLU, both gated (identity for a pre-only block).
     pub fn post_attention(&self, x: Tensor<3>, attn_out: Tensor<3>, m: Option<PostMod>) -> Tensor<3> {
         let (Some(m), Some(linear1), Some(ffn)) = (m, &self.linear1, &self.ffn) else { return x };
-        let mut x = x + linear1.forward(attn_out) * m.gate_msa;
+        let mut x = gated_residual(x, linear1.forward(attn_out), m.gate_msa);
         if let Some(extra) = m.audio_attn {
             x = x + extra;
         }
         let r = layer_norm_modulate(x.clone(), m.shift_mlp, m.scale_mlp);
-        x + ffn.forward(r) * m.gate_mlp
+        gated_residual(x, ffn.forward(r), m.gate_mlp)
     }
 
     /// The whole block on its own stream (the fused audio-only blocks); `c_act` as in

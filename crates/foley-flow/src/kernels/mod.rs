@@ -72,6 +72,41 @@ pub fn layer_norm_modulate(x: Tensor<3>, shift: Tensor<3>, scale: Tensor<3>) -> 
     crate::layers::modulate(crate::layers::layer_norm_plain(x), shift, scale)
 }
 
+/// A gated residual, `x + y * gate`, with `x`, `y` `(B, N, D)` and `gate` a `(B, N, D)` or
+/// `(B, 1, D)` view (a chunk of the modulation matrix).
+pub fn gated_residual(x: Tensor<3>, y: Tensor<3>, gate: Tensor<3>) -> Tensor<3> {
+    let [b, n, d] = x.dims();
+    let [gb, gn, gd] = gate.dims();
+    if y.dims() == x.dims()
+        && gb == b
+        && (gn == n || gn == 1)
+        && gd == d
+        && let (Some(xf), Some(mut out), Some(g)) = (flex_f32(&x), flex_f32(&y), flex_rows(&gate))
+    {
+        drop(y);
+        let x_data = xf.as_slice::<f32>().expect("checked contiguous");
+        let rows = |out: &mut [f32]| {
+            out.par_chunks_mut(d).zip(x_data.par_chunks(d)).enumerate().for_each(|(row, (o, x))| {
+                for ((o, &x), &g) in o.iter_mut().zip(x).zip(g.row(row / n, row % n, d)) {
+                    *o = x + *o * g;
+                }
+            })
+        };
+        let (start, end) = out.layout().contiguous_offsets().expect("checked contiguous");
+        match out.try_storage_mut::<f32>() {
+            // `y` was the only owner of its buffer (a fresh projection): write into it.
+            Some(y_data) => rows(&mut y_data[start..end]),
+            None => {
+                let mut sum = out.as_slice::<f32>().expect("checked contiguous").to_vec();
+                rows(&mut sum);
+                out = FlexTensor::from_data(TensorData::new(sum, [b, n, d]));
+            }
+        }
+        return Tensor::from_primitive::<Flex>(out);
+    }
+    x + y * gate
+}
+
 /// Epsilon of MMAudio's `nn.LayerNorm(elementwise_affine=False)`.
 pub const LN_EPS: f32 = 1e-5;
 
@@ -120,6 +155,25 @@ pub(crate) fn flex_f32<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
 mod tests {
     use super::*;
     use burn::tensor::Device;
+
+    #[test]
+    fn gated_residual_matches_burn_ops() {
+        let device = Device::flex();
+        let (b, n, d) = (2, 37, 24);
+        let x = Tensor::<3>::from_data(TensorData::new(values(b * n * d, 7), [b, n, d]), &device);
+        let y = Tensor::<3>::from_data(TensorData::new(values(b * n * d, 8), [b, n, d]), &device);
+        for m in [n, 1] {
+            let modulation = Tensor::<3>::from_data(TensorData::new(values(b * m * 2 * d, 9), [b, m, 2 * d]), &device);
+            let gate = modulation.narrow(2, d, d);
+            let want = (x.clone() + y.clone() * gate.clone()).into_data().try_to_vec::<f32>().unwrap();
+            // `y` shared, then unique (written in place).
+            for y in [y.clone(), y.clone() * 1.0] {
+                let got = gated_residual(x.clone(), y, gate.clone()).into_data().try_to_vec::<f32>().unwrap();
+                assert_eq!(got, want, "m = {m}");
+            }
+        }
+        assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), values(b * n * d, 8), "a shared input is not modified");
+    }
 
     #[test]
     fn layer_norm_modulate_matches_burn_ops() {
