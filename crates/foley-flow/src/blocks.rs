@@ -6,7 +6,7 @@ use burn::nn::Linear;
 use burn::tensor::Tensor;
 
 use crate::attention::{self, Qkv, SelfAttention};
-use crate::kernels::{gated_residual, layer_norm_modulate};
+use crate::kernels::{gated_residual, layer_norm_modulate, upsample_rows};
 use crate::layers::{SeqConv, SwiGlu, layer_norm_plain, linear, linear_new, modulate};
 use crate::rope::Rope;
 use crate::weights::{Init, Vars};
@@ -46,8 +46,9 @@ impl SingleBlock {
         }
     }
 
-    /// Modulate `x` by the conditioning (`c_act` = SiLU of the `(B, 1, D)` global or `(B, N, D)`
-    /// per-token conditioning, computed once for all blocks) and project to q, k, v.
+    /// Modulate `x` by the conditioning (`c_act` = SiLU of the `(B, 1, D)` global or `(B, M, D)`
+    /// per-token conditioning at any rate `M`, read nearest-upsampled to the stream's length;
+    /// computed once for all blocks) and project to q, k, v.
     pub fn pre_attention(&self, x: Tensor<3>, c_act: Tensor<3>, rope: Option<&Rope>) -> (Qkv, Option<PostMod>) {
         let modulation = self.ada_ln.forward(c_act.clone());
         if self.linear1.is_none() {
@@ -101,7 +102,8 @@ impl AudioSelfAttn {
 
     /// `gate * proj(attn(modulate(normed, shift, scale)))`, the residual to add.
     fn forward(&self, normed: Tensor<3>, c_act: Tensor<3>, rope: &Rope) -> Tensor<3> {
-        let [shift, scale, gate] = self.ada_ln.forward(c_act).chunk(3, 2).try_into().expect("3 chunks");
+        let n = normed.dims()[1];
+        let [shift, scale, gate] = upsample_rows(self.ada_ln.forward(c_act), n).chunk(3, 2).try_into().expect("3 chunks");
         let qkv = self.attn.pre_attention(modulate(normed, shift, scale), Some(rope));
         self.proj.forward(attention::attention(qkv)) * gate
     }

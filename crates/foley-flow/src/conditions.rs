@@ -10,6 +10,9 @@ pub struct Conditions {
     pub clip_f: Tensor<3>,
     /// `(B, N, D)` projected sync features, upsampled to the latent length.
     pub sync_f: Tensor<3>,
+    /// `(B, Ns, D)` the same at the sync rate (the per-token conditioning is computed on these
+    /// rows and read upsampled).
+    pub sync_tokens: Tensor<3>,
     /// `(B, Nt, D)` projected text features.
     pub text_f: Tensor<3>,
     /// `(B, D)` pooled CLIP conditioning.
@@ -30,6 +33,7 @@ impl Conditions {
         Self {
             clip_f: self.clip_f.clone().slice([range.clone()]),
             sync_f: self.sync_f.clone().slice([range.clone()]),
+            sync_tokens: self.sync_tokens.clone().slice([range.clone()]),
             text_f: self.text_f.clone().slice([range.clone()]),
             clip_f_c: self.clip_f_c.clone().slice([range.clone()]),
             text_f_c: self.text_f_c.clone().slice([range.clone()]),
@@ -50,6 +54,7 @@ impl Conditions {
         Self {
             clip_f: e3(self.clip_f),
             sync_f: e3(self.sync_f),
+            sync_tokens: e3(self.sync_tokens),
             text_f: e3(self.text_f),
             clip_f_c: e2(self.clip_f_c),
             text_f_c: e2(self.text_f_c),
@@ -62,6 +67,7 @@ impl Conditions {
         Self {
             clip_f: Tensor::cat(vec![a.clip_f.clone(), b.clip_f.clone()], 0),
             sync_f: Tensor::cat(vec![a.sync_f.clone(), b.sync_f.clone()], 0),
+            sync_tokens: Tensor::cat(vec![a.sync_tokens.clone(), b.sync_tokens.clone()], 0),
             text_f: Tensor::cat(vec![a.text_f.clone(), b.text_f.clone()], 0),
             clip_f_c: Tensor::cat(vec![a.clip_f_c.clone(), b.clip_f_c.clone()], 0),
             text_f_c: Tensor::cat(vec![a.text_f_c.clone(), b.text_f_c.clone()], 0),

@@ -43,13 +43,14 @@ pub fn silu_mul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
 }
 
 /// adaLN on a `(B, N, D)` stream: `layer_norm(x) * (1 + scale) + shift` (LayerNorm without
-/// affine, eps `LN_EPS`) in one pass, where `shift` and `scale` are `(B, N, D)` or `(B, 1, D)`
-/// views (chunks of the modulation matrix, so with a row stride of several `D`).
+/// affine, eps `LN_EPS`) in one pass. `shift` and `scale` are `(B, M, D)` views (chunks of the
+/// modulation matrix, so with a row stride of several `D`) at any rate `M`, read as if upsampled
+/// to `N` (see [`upsample_rows`]).
 pub fn layer_norm_modulate(x: Tensor<3>, shift: Tensor<3>, scale: Tensor<3>) -> Tensor<3> {
     let [b, n, d] = x.dims();
     let fits = |t: &Tensor<3>| {
-        let [tb, tn, td] = t.dims();
-        tb == b && (tn == n || tn == 1) && td == d
+        let [tb, _, td] = t.dims();
+        tb == b && td == d
     };
     if fits(&shift)
         && fits(&scale)
@@ -59,7 +60,7 @@ pub fn layer_norm_modulate(x: Tensor<3>, shift: Tensor<3>, scale: Tensor<3>) -> 
         let mut out = vec![0f32; x_data.len()];
         out.par_chunks_mut(d).zip(x_data.par_chunks(d)).enumerate().for_each(|(row, (o, x))| {
             let (bi, ni) = (row / n, row % n);
-            let (shift, scale) = (sh.row(bi, ni, d), sc.row(bi, ni, d));
+            let (shift, scale) = (sh.row(bi, ni, n, d), sc.row(bi, ni, n, d));
             let mean = x.iter().sum::<f32>() / d as f32;
             let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
             let inv = 1.0 / (var + LN_EPS).sqrt();
@@ -69,17 +70,16 @@ pub fn layer_norm_modulate(x: Tensor<3>, shift: Tensor<3>, scale: Tensor<3>) -> 
         });
         return Tensor::from_primitive::<Flex>(FlexTensor::from_data(TensorData::new(out, [b, n, d])));
     }
-    crate::layers::modulate(crate::layers::layer_norm_plain(x), shift, scale)
+    crate::layers::modulate(crate::layers::layer_norm_plain(x), upsample_rows(shift, n), upsample_rows(scale, n))
 }
 
-/// A gated residual, `x + y * gate`, with `x`, `y` `(B, N, D)` and `gate` a `(B, N, D)` or
-/// `(B, 1, D)` view (a chunk of the modulation matrix).
+/// A gated residual, `x + y * gate`, with `x`, `y` `(B, N, D)` and `gate` a `(B, M, D)` view (a
+/// chunk of the modulation matrix) read as if upsampled to `N` (see [`upsample_rows`]).
 pub fn gated_residual(x: Tensor<3>, y: Tensor<3>, gate: Tensor<3>) -> Tensor<3> {
     let [b, n, d] = x.dims();
-    let [gb, gn, gd] = gate.dims();
+    let [gb, _, gd] = gate.dims();
     if y.dims() == x.dims()
         && gb == b
-        && (gn == n || gn == 1)
         && gd == d
         && let (Some(xf), Some(mut out), Some(g)) = (flex_f32(&x), flex_f32(&y), flex_rows(&gate))
     {
@@ -87,7 +87,7 @@ pub fn gated_residual(x: Tensor<3>, y: Tensor<3>, gate: Tensor<3>) -> Tensor<3> 
         let x_data = xf.as_slice::<f32>().expect("checked contiguous");
         let rows = |out: &mut [f32]| {
             out.par_chunks_mut(d).zip(x_data.par_chunks(d)).enumerate().for_each(|(row, (o, x))| {
-                for ((o, &x), &g) in o.iter_mut().zip(x).zip(g.row(row / n, row % n, d)) {
+                for ((o, &x), &g) in o.iter_mut().zip(x).zip(g.row(row / n, row % n, n, d)) {
                     *o = x + *o * g;
                 }
             })
@@ -104,7 +104,31 @@ pub fn gated_residual(x: Tensor<3>, y: Tensor<3>, gate: Tensor<3>) -> Tensor<3> 
         }
         return Tensor::from_primitive::<Flex>(out);
     }
-    x + y * gate
+    x + y * upsample_rows(gate, n)
+}
+
+/// `(B, M, D)` -> `(B, N, D)` by nearest-exact upsampling along the sequence (MMAudio's
+/// `F.interpolate(mode="nearest-exact")`); `M = 1` broadcasts, `M = N` is the identity. The
+/// kernels read their modulation rows this way without materialising them: the latent stream's
+/// adaLN matmul then runs on the 192 sync-rate rows of an 8 s clip instead of 250 latent rows.
+pub fn upsample_rows(t: Tensor<3>, n: usize) -> Tensor<3> {
+    let [b, m, d] = t.dims();
+    match m {
+        1 => t.expand([b, n, d]),
+        m if m == n => t,
+        m => {
+            let index: Vec<i64> = (0..n).map(|i| nearest_exact(i, m, n) as i64).collect();
+            let device = t.device();
+            t.select(1, Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(index, [n]), &device))
+        }
+    }
+}
+
+/// Source row of output row `i` when `in_len` rows are upsampled to `out_len` nearest-exact:
+/// `floor((i + 0.5) * in / out)` with PyTorch's f32 scale.
+pub fn nearest_exact(i: usize, in_len: usize, out_len: usize) -> usize {
+    let scale = in_len as f32 / out_len as f32;
+    (((i as f64 + 0.5) * scale as f64).floor() as usize).min(in_len - 1)
 }
 
 /// Epsilon of MMAudio's `nn.LayerNorm(elementwise_affine=False)`.
@@ -115,13 +139,17 @@ struct Rows {
     tensor: FlexTensor,
     offset: usize,
     strides: [usize; 2],
-    broadcast: bool,
+    rows: usize,
 }
 
 impl Rows {
-    /// Row `(b, n)` (row `(b, 0)` when the view broadcasts over the sequence).
-    fn row(&self, b: usize, n: usize, d: usize) -> &[f32] {
-        let n = if self.broadcast { 0 } else { n };
+    /// Row `(b, n)` of the view upsampled to `out_len` rows.
+    fn row(&self, b: usize, n: usize, out_len: usize, d: usize) -> &[f32] {
+        let n = match self.rows {
+            1 => 0,
+            m if m == out_len => n,
+            m => nearest_exact(n, m, out_len),
+        };
         let start = self.offset + b * self.strides[0] + n * self.strides[1];
         &self.tensor.storage::<f32>()[start..start + d]
     }
@@ -137,8 +165,8 @@ fn flex_rows(t: &Tensor<3>) -> Option<Rows> {
     if st[2] != 1 || st[0] < 0 || st[1] < 0 {
         return None;
     }
-    let (offset, strides, broadcast) = (layout.start_offset(), [st[0] as usize, st[1] as usize], layout.shape()[1] == 1);
-    Some(Rows { tensor, offset, strides, broadcast })
+    let (offset, strides, rows) = (layout.start_offset(), [st[0] as usize, st[1] as usize], layout.shape()[1]);
+    Some(Rows { tensor, offset, strides, rows })
 }
 
 /// The flex primitive of a contiguous f32 inference tensor (a reference-counted handle on the
@@ -162,10 +190,10 @@ mod tests {
         let (b, n, d) = (2, 37, 24);
         let x = Tensor::<3>::from_data(TensorData::new(values(b * n * d, 7), [b, n, d]), &device);
         let y = Tensor::<3>::from_data(TensorData::new(values(b * n * d, 8), [b, n, d]), &device);
-        for m in [n, 1] {
+        for m in [n, 1, 23] {
             let modulation = Tensor::<3>::from_data(TensorData::new(values(b * m * 2 * d, 9), [b, m, 2 * d]), &device);
             let gate = modulation.narrow(2, d, d);
-            let want = (x.clone() + y.clone() * gate.clone()).into_data().try_to_vec::<f32>().unwrap();
+            let want = (x.clone() + y.clone() * upsample_rows(gate.clone(), n)).into_data().try_to_vec::<f32>().unwrap();
             // `y` shared, then unique (written in place).
             for y in [y.clone(), y.clone() * 1.0] {
                 let got = gated_residual(x.clone(), y, gate.clone()).into_data().try_to_vec::<f32>().unwrap();
@@ -180,12 +208,13 @@ mod tests {
         let device = Device::flex();
         let (b, n, d) = (2, 37, 24);
         let x = Tensor::<3>::from_data(TensorData::new(values(b * n * d, 4), [b, n, d]), &device);
-        // Per-token modulation: chunks of a (B, N, 3D) matrix; global: (B, 1, 3D).
-        for m in [n, 1] {
+        // Per-token modulation: chunks of a (B, N, 3D) matrix; global: (B, 1, 3D); at a lower
+        // rate (B, 23, 3D).
+        for m in [n, 1, 23] {
             let modulation = Tensor::<3>::from_data(TensorData::new(values(b * m * 3 * d, 5).iter().map(|v| v / 40.0).collect::<Vec<_>>(), [b, m, 3 * d]), &device);
             let [shift, scale, _] = modulation.chunk(3, 2).try_into().unwrap();
             assert!(flex_rows(&shift).is_some(), "the fast path applies");
-            let want = crate::layers::modulate(crate::layers::layer_norm_plain(x.clone()), shift.clone(), scale.clone());
+            let want = crate::layers::modulate(crate::layers::layer_norm_plain(x.clone()), upsample_rows(shift.clone(), n), upsample_rows(scale.clone(), n));
             let got = layer_norm_modulate(x.clone(), shift, scale);
             let (want, got) = (want.into_data().try_to_vec::<f32>().unwrap(), got.into_data().try_to_vec::<f32>().unwrap());
             let err = want.iter().zip(&got).map(|(w, g)| (w - g).abs()).fold(0f32, f32::max);
