@@ -1,6 +1,7 @@
 //! The flow network of foley: MMAudio's multimodal diffusion transformer (MM-DiT) in burn,
 //! module for module, loading the official checkpoints under their own keys; SALSA-V's
-//! masked-audio, shortcut and extra audio self-attention extensions as options; and the
+//! masked-audio, shortcut, extra audio self-attention and time-aligned video extensions as
+//! options; CPU kernels for the element-wise work burn's CPU backend runs on one thread; and the
 //! samplers (Euler with classifier-free guidance, shortcut).
 //!
 //! ```no_run

@@ -1,4 +1,5 @@
-//! Element-wise CPU kernels that burn flex would run on one thread.
+//! Element-wise CPU kernels that burn flex would run on one thread (SwiGLU gate, LayerNorm +
+//! adaLN modulation, gated residual) and, in `attention`, q/k normalisation and attention.
 //!
 //! burn flex parallelises matmul, softmax and layer norm, but its unary and binary ops (SiLU's
 //! sigmoid among them) run on the calling thread with a scalar `expf`. Profiled on two threads
