@@ -8,10 +8,9 @@ use burn::tensor::Tensor;
 pub struct Conditions {
     /// `(B, Nc, D)` projected CLIP features.
     pub clip_f: Tensor<3>,
-    /// `(B, N, D)` projected sync features, upsampled to the latent length.
-    pub sync_f: Tensor<3>,
-    /// `(B, Ns, D)` the same at the sync rate (the per-token conditioning is computed on these
-    /// rows and read upsampled).
+    /// `(B, Ns, D)` projected sync features at the sync rate. MMAudio upsamples them to the
+    /// latent length before adding the global conditioning; every later use is row-wise, so the
+    /// network keeps the sync-rate rows and reads them upsampled (`kernels::upsample_rows`).
     pub sync_tokens: Tensor<3>,
     /// `(B, Nt, D)` projected text features.
     pub text_f: Tensor<3>,
@@ -28,11 +27,15 @@ impl Conditions {
         self.clip_f.dims()[0]
     }
 
+    /// MMAudio's preprocessed `sync_f`: the sync features upsampled to `latent_len` frames.
+    pub fn sync_f(&self, latent_len: usize) -> Tensor<3> {
+        crate::kernels::upsample_rows(self.sync_tokens.clone(), latent_len)
+    }
+
     /// Rows `range` of the batch.
     pub fn slice(&self, range: std::ops::Range<usize>) -> Self {
         Self {
             clip_f: self.clip_f.clone().slice([range.clone()]),
-            sync_f: self.sync_f.clone().slice([range.clone()]),
             sync_tokens: self.sync_tokens.clone().slice([range.clone()]),
             text_f: self.text_f.clone().slice([range.clone()]),
             clip_f_c: self.clip_f_c.clone().slice([range.clone()]),
@@ -53,7 +56,6 @@ impl Conditions {
         };
         Self {
             clip_f: e3(self.clip_f),
-            sync_f: e3(self.sync_f),
             sync_tokens: e3(self.sync_tokens),
             text_f: e3(self.text_f),
             clip_f_c: e2(self.clip_f_c),
@@ -66,7 +68,6 @@ impl Conditions {
     pub fn cat(a: &Self, b: &Self) -> Self {
         Self {
             clip_f: Tensor::cat(vec![a.clip_f.clone(), b.clip_f.clone()], 0),
-            sync_f: Tensor::cat(vec![a.sync_f.clone(), b.sync_f.clone()], 0),
             sync_tokens: Tensor::cat(vec![a.sync_tokens.clone(), b.sync_tokens.clone()], 0),
             text_f: Tensor::cat(vec![a.text_f.clone(), b.text_f.clone()], 0),
             clip_f_c: Tensor::cat(vec![a.clip_f_c.clone(), b.clip_f_c.clone()], 0),

@@ -255,15 +255,17 @@ impl FlowNetwork {
         let clip_f = self.clip_input_proj.forward(clip_f);
         let sync_tokens = self.sync_input_proj.forward(sync_f);
         let text_f = self.text_input_proj.forward(text_f);
-        let sync_f = upsample_rows(sync_tokens.clone(), c.latent_seq_len);
         let aligned = match (&self.aligned_sync_proj, &self.aligned_clip_proj) {
-            (Some(sync), Some(clip)) => Some(sync.forward(sync_f.clone()) + clip.forward(upsample_rows(clip_f.clone(), c.latent_seq_len))),
+            (Some(sync), Some(clip)) => {
+                let n = c.latent_seq_len;
+                Some(sync.forward(upsample_rows(sync_tokens.clone(), n)) + clip.forward(upsample_rows(clip_f.clone(), n)))
+            }
             _ => None,
         };
 
         let clip_f_c = self.clip_cond_proj.forward(clip_f.clone().mean_dim(1).squeeze_dim(1));
         let text_f_c = self.text_cond_proj.forward(text_f.clone().mean_dim(1).squeeze_dim(1));
-        Ok(Conditions { clip_f, sync_f, sync_tokens, text_f, clip_f_c, text_f_c, aligned })
+        Ok(Conditions { clip_f, sync_tokens, text_f, clip_f_c, text_f_c, aligned })
     }
 
     /// The conditions of "no video, empty text" (or `negative_text` features `(1, Nt, text_dim)`)

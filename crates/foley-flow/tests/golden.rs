@@ -50,7 +50,7 @@ impl Case {
         let cond = self.net.preprocess_conditions(self.input("clip_f"), self.input("sync_f"), self.input("text_f")).unwrap();
         let checks = [
             ("pre_clip_f", rel_err(cond.clip_f.clone(), &self.io["pre_clip_f"])),
-            ("pre_sync_f", rel_err(cond.sync_f.clone(), &self.io["pre_sync_f"])),
+            ("pre_sync_f", rel_err(cond.sync_f(self.net.config.latent_seq_len), &self.io["pre_sync_f"])),
             ("pre_text_f", rel_err(cond.text_f.clone(), &self.io["pre_text_f"])),
             ("pre_clip_f_c", rel_err(cond.clip_f_c.clone(), &self.io["pre_clip_f_c"])),
             ("pre_text_f_c", rel_err(cond.text_f_c.clone(), &self.io["pre_text_f_c"])),

@@ -32,8 +32,8 @@ fn main() -> Result<()> {
     let te = g.net.t_embed.forward(&[0.3], &device);
     let gm = g.net.global_cond_mlp.forward((conds[0].clip_f_c.clone() + conds[0].text_f_c.clone()).unsqueeze_dim(1));
     println!("rms t_embed {:.4}  global_mlp {:.4}  sync_f {:.4}  sync_f diff {:.4}  sync_f time-var {:.4}", norm(te), norm(gm.clone()),
-        norm(conds[0].sync_f.clone()), norm(conds[0].sync_f.clone() - conds[1].sync_f.clone()),
-        norm(conds[0].sync_f.clone() - conds[0].sync_f.clone().mean_dim(1)));
+        norm(conds[0].sync_f(n)), norm(conds[0].sync_f(n) - conds[1].sync_f(n)),
+        norm(conds[0].sync_f(n) - conds[0].sync_f(n).mean_dim(1)));
     println!("clip_f {:.4} clip diff {:.4}  clip_c diff {:.4}", norm(conds[0].clip_f.clone()), norm(conds[0].clip_f.clone() - conds[1].clip_f.clone()), norm(conds[0].clip_f_c.clone() - conds[1].clip_f_c.clone()));
     let x = foley_flow::noise::standard_normal(5, n * c);
     for t in [0.1f32, 0.5, 0.9] {

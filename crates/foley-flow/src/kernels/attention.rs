@@ -6,7 +6,7 @@
 //! projection's rows, and attention reads q, k, v and writes its output in the `(B, N, H, d)`
 //! token-major layout through strided matrix products, one task per (batch, head, query block).
 
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
@@ -26,10 +26,7 @@ struct HeadRows {
 
 impl HeadRows {
     fn of(t: &Tensor<4>) -> Option<Self> {
-        if t.dtype() != DType::F32 {
-            return None;
-        }
-        let tensor = t.clone().try_into_primitive::<Flex>().ok()?;
+        let tensor = super::flex_primitive(t)?;
         let (layout, [_, _, h, d]) = (tensor.layout(), t.dims());
         let st = layout.strides();
         if st[3] != 1 || st[2] != d as isize || st[1] < (h * d) as isize || st[0] < 0 {

@@ -27,17 +27,7 @@ pub fn silu_mul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     {
         drop(a);
         let b_data = b_flex.as_slice::<f32>().expect("checked contiguous");
-        let (start, end) = out.layout().contiguous_offsets().expect("checked contiguous");
-        match out.try_storage_mut::<f32>() {
-            // `a` was the only owner of its buffer: gate it in place.
-            Some(a_data) => a_data[start..end].par_chunks_mut(CHUNK).zip(b_data.par_chunks(CHUNK)).for_each(|(x, y)| exp::silu_mul(x, y)),
-            None => {
-                let mut gated = out.as_slice::<f32>().expect("checked contiguous").to_vec();
-                gated.par_chunks_mut(CHUNK).zip(b_data.par_chunks(CHUNK)).for_each(|(x, y)| exp::silu_mul(x, y));
-                let shape = out.layout().shape().clone();
-                out = FlexTensor::from_data(TensorData::new(gated, shape));
-            }
-        }
+        out = update_owned(out, |x| x.par_chunks_mut(CHUNK).zip(b_data.par_chunks(CHUNK)).for_each(|(x, y)| exp::silu_mul(x, y)));
         return Tensor::from_primitive::<Flex>(out);
     }
     silu(a) * b
@@ -86,23 +76,13 @@ pub fn gated_residual(x: Tensor<3>, y: Tensor<3>, gate: Tensor<3>) -> Tensor<3> 
     {
         drop(y);
         let x_data = xf.as_slice::<f32>().expect("checked contiguous");
-        let rows = |out: &mut [f32]| {
+        out = update_owned(out, |out| {
             out.par_chunks_mut(d).zip(x_data.par_chunks(d)).enumerate().for_each(|(row, (o, x))| {
                 for ((o, &x), &g) in o.iter_mut().zip(x).zip(g.row(row / n, row % n, n, d)) {
                     *o = x + *o * g;
                 }
             })
-        };
-        let (start, end) = out.layout().contiguous_offsets().expect("checked contiguous");
-        match out.try_storage_mut::<f32>() {
-            // `y` was the only owner of its buffer (a fresh projection): write into it.
-            Some(y_data) => rows(&mut y_data[start..end]),
-            None => {
-                let mut sum = out.as_slice::<f32>().expect("checked contiguous").to_vec();
-                rows(&mut sum);
-                out = FlexTensor::from_data(TensorData::new(sum, [b, n, d]));
-            }
-        }
+        });
         return Tensor::from_primitive::<Flex>(out);
     }
     x + y * upsample_rows(gate, n)
@@ -157,10 +137,7 @@ impl Rows {
 }
 
 fn flex_rows(t: &Tensor<3>) -> Option<Rows> {
-    if t.dtype() != DType::F32 {
-        return None;
-    }
-    let tensor = t.clone().try_into_primitive::<Flex>().ok()?;
+    let tensor = flex_primitive(t)?;
     let layout = tensor.layout();
     let st = layout.strides();
     if st[2] != 1 || st[0] < 0 || st[1] < 0 {
@@ -170,14 +147,31 @@ fn flex_rows(t: &Tensor<3>) -> Option<Rows> {
     Some(Rows { tensor, offset, strides, rows })
 }
 
-/// The flex primitive of a contiguous f32 inference tensor (a reference-counted handle on the
-/// same buffer), or `None` when the fast path does not apply.
-pub(crate) fn flex_f32<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
+/// The flex primitive of an f32 inference tensor (a reference-counted handle on the same
+/// buffer), or `None` for another dtype or backend (autodiff).
+pub(crate) fn flex_primitive<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
     if t.dtype() != DType::F32 {
         return None;
     }
-    let flex = t.clone().try_into_primitive::<Flex>().ok()?;
-    flex.is_contiguous().then_some(flex)
+    t.clone().try_into_primitive::<Flex>().ok()
+}
+
+/// [`flex_primitive`] of a contiguous tensor.
+pub(crate) fn flex_f32<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
+    flex_primitive(t).filter(FlexTensor::is_contiguous)
+}
+
+/// Apply `f` to the elements of contiguous `t`: in place when `t` is the only owner of its
+/// buffer (a fresh op output), on a copy otherwise (so a shared input is never modified).
+fn update_owned(mut t: FlexTensor, f: impl FnOnce(&mut [f32])) -> FlexTensor {
+    let (start, end) = t.layout().contiguous_offsets().expect("contiguous");
+    if let Some(data) = t.try_storage_mut::<f32>() {
+        f(&mut data[start..end]);
+        return t;
+    }
+    let mut copy = t.as_slice::<f32>().expect("contiguous").to_vec();
+    f(&mut copy);
+    FlexTensor::from_data(TensorData::new(copy, t.layout().shape().clone()))
 }
 
 #[cfg(test)]
