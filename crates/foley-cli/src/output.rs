@@ -18,13 +18,7 @@ pub fn write_atomic(dest: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
 /// A progress bar with a message, counting `len` units (hidden when stderr is not a terminal).
 pub fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg:>12} [{bar:32}] {pos}/{len} {elapsed_precise} eta {eta}",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
+    bar.set_style(ProgressStyle::with_template("{msg:>12} [{bar:32}] {pos}/{len} {elapsed_precise} eta {eta}").expect("static template").progress_chars("=> "));
     bar.set_message(what.to_string());
     bar
 }

@@ -10,11 +10,7 @@ fn foley(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
 }
 
 fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args(args)
-        .output()
-        .unwrap();
+    let out = Command::new("ffmpeg").args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]).args(args).output().unwrap();
     assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -44,8 +40,7 @@ fn fixtures() -> Fixtures {
     std::fs::write(p("empty.mp4"), b"").unwrap();
     std::fs::write(p("text.mp4"), "this is not a video\n".repeat(50)).unwrap();
     // The first 30% of a real clip (its moov atom is at the end, so the index is missing).
-    let real =
-        std::fs::read(shared_videos().join("v-iashin_SpecVQGAN__data__vas__videos__dog__video_02677.mp4")).unwrap();
+    let real = std::fs::read(shared_videos().join("v-iashin_SpecVQGAN__data__vas__videos__dog__video_02677.mp4")).unwrap();
     std::fs::write(p("truncated.mp4"), &real[..real.len() * 3 / 10]).unwrap();
 
     ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=64x48:r=10:d=1", "-c:v", "libx264", &s(&p("good.mp4"))]);
@@ -86,11 +81,7 @@ fn expect_failure(f: &Fixtures, args: &[&dyn AsRef<std::ffi::OsStr>], file: &Pat
     let shown: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
     assert!(!out.status.success(), "{shown:?} succeeded");
     assert!(!stderr.contains("panicked"), "{shown:?} panicked: {stderr}");
-    assert!(
-        stderr.contains(&file.display().to_string()),
-        "{shown:?}: stderr does not name {}: {stderr}",
-        file.display()
-    );
+    assert!(stderr.contains(&file.display().to_string()), "{shown:?}: stderr does not name {}: {stderr}", file.display());
     assert!(stderr.contains(phrase), "{shown:?}: stderr lacks `{phrase}`: {stderr}");
     let left: Vec<_> = std::fs::read_dir(&f.out).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "{shown:?} left {left:?}");
@@ -99,9 +90,7 @@ fn expect_failure(f: &Fixtures, args: &[&dyn AsRef<std::ffi::OsStr>], file: &Pat
 #[test]
 fn probe_bad_input() {
     let f = fixtures();
-    for (file, phrase) in f.common.iter().chain(
-        [(&f.zero_frames, "has no frames"), (&f.huge, "beyond the supported")].map(|(p, s)| (p.clone(), s)).iter(),
-    ) {
+    for (file, phrase) in f.common.iter().chain([(&f.zero_frames, "has no frames"), (&f.huge, "beyond the supported")].map(|(p, s)| (p.clone(), s)).iter()) {
         expect_failure(&f, &[&"probe", file], file, phrase);
         expect_failure(&f, &[&"probe", &"--json", file], file, phrase);
     }
@@ -165,11 +154,8 @@ fn mux_bad_input() {
 #[test]
 fn shared_eval_videos_probe_and_mel() {
     let out = tempfile::tempdir().unwrap();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(shared_videos())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e != "csv"))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(shared_videos()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e != "csv")).collect();
     files.sort();
     assert_eq!(files.len(), 20);
     let mut no_audio = Vec::new();

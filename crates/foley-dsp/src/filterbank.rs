@@ -27,12 +27,9 @@ pub fn mel_filterbank(cfg: &MelConfig) -> Vec<f32> {
     let n_freqs = cfg.n_freqs();
     let n_mels = cfg.n_mels;
     let sr = cfg.sample_rate as f64;
-    let fft_freqs: Vec<f64> =
-        (0..n_freqs).map(|i| i as f64 * (sr / 2.0) / (n_freqs - 1) as f64).collect();
+    let fft_freqs: Vec<f64> = (0..n_freqs).map(|i| i as f64 * (sr / 2.0) / (n_freqs - 1) as f64).collect();
     let (mel_lo, mel_hi) = (hz_to_mel_slaney(cfg.f_min as f64), hz_to_mel_slaney(cfg.f_max as f64));
-    let mel_f: Vec<f64> = (0..n_mels + 2)
-        .map(|i| mel_to_hz_slaney(mel_lo + (mel_hi - mel_lo) * i as f64 / (n_mels + 1) as f64))
-        .collect();
+    let mel_f: Vec<f64> = (0..n_mels + 2).map(|i| mel_to_hz_slaney(mel_lo + (mel_hi - mel_lo) * i as f64 / (n_mels + 1) as f64)).collect();
 
     let mut weights = vec![0f32; n_mels * n_freqs];
     for m in 0..n_mels {

@@ -35,11 +35,7 @@ pub struct GriffinLimReport {
 
 impl GriffinLim {
     /// Reconstructs `mel.n_frames * hop` samples from a log-mel made by `converter`.
-    pub fn invert(
-        &self,
-        converter: &MelSpectrogram,
-        mel: &Mel,
-    ) -> Result<(Vec<f32>, GriffinLimReport), DspError> {
+    pub fn invert(&self, converter: &MelSpectrogram, mel: &Mel) -> Result<(Vec<f32>, GriffinLimReport), DspError> {
         let cfg = converter.config();
         if mel.n_mels != cfg.n_mels {
             return Err(DspError::MelBins { got: mel.n_mels, expected: cfg.n_mels });
@@ -52,18 +48,10 @@ impl GriffinLim {
     }
 
     /// Phase reconstruction for frame-major linear magnitudes `(T, n_freqs)`.
-    pub fn reconstruct(
-        &self,
-        converter: &MelSpectrogram,
-        target: &[f64],
-        n_frames: usize,
-    ) -> Result<(Vec<f32>, GriffinLimReport), DspError> {
+    pub fn reconstruct(&self, converter: &MelSpectrogram, target: &[f64], n_frames: usize) -> Result<(Vec<f32>, GriffinLimReport), DspError> {
         let stft = converter.stft();
         let mut rng = SplitMix64(self.seed);
-        let mut angles: Vec<Complex<f64>> = target
-            .iter()
-            .map(|_| Complex::from_polar(1.0, rng.next_f64() * std::f64::consts::TAU))
-            .collect();
+        let mut angles: Vec<Complex<f64>> = target.iter().map(|_| Complex::from_polar(1.0, rng.next_f64() * std::f64::consts::TAU)).collect();
         let mut previous = vec![Complex::new(0.0, 0.0); target.len()];
         let accel = self.momentum / (1.0 + self.momentum);
         for _ in 0..self.iterations {
@@ -86,11 +74,7 @@ impl GriffinLim {
 fn linear_from_mel(converter: &MelSpectrogram, mel: &Mel) -> Vec<f64> {
     let cfg = converter.config();
     let (n_mels, n_freqs, n_frames) = (cfg.n_mels, cfg.n_freqs(), mel.n_frames);
-    let basis = nalgebra::DMatrix::from_row_iterator(
-        n_mels,
-        n_freqs,
-        converter.basis().iter().map(|&w| w as f64),
-    );
+    let basis = nalgebra::DMatrix::from_row_iterator(n_mels, n_freqs, converter.basis().iter().map(|&w| w as f64));
     let pinv = basis.pseudo_inverse(1e-10).expect("epsilon is non-negative");
     let mut out = vec![0.0f64; n_frames * n_freqs];
     let mel_lin: Vec<f64> = mel.data.iter().map(|&v| converter.exp(v)).collect();

@@ -22,16 +22,8 @@ impl Stft {
     /// Plans the transforms and builds the periodic Hann window of length `n_fft`.
     pub fn new(n_fft: usize, hop: usize) -> Self {
         let mut planner = RealFftPlanner::<f64>::new();
-        let window = (0..n_fft)
-            .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n_fft as f64).cos())
-            .collect();
-        Self {
-            n_fft,
-            hop,
-            window,
-            forward: planner.plan_fft_forward(n_fft),
-            inverse: planner.plan_fft_inverse(n_fft),
-        }
+        let window = (0..n_fft).map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n_fft as f64).cos()).collect();
+        Self { n_fft, hop, window, forward: planner.plan_fft_forward(n_fft), inverse: planner.plan_fft_inverse(n_fft) }
     }
 
     /// Samples of reflect padding on each side.
@@ -47,8 +39,7 @@ impl Stft {
     /// Complex spectrum, frame-major: `out[t * n_freqs + f]`. Returns `(spectrum, n_frames)`.
     pub fn forward(&self, signal: &[f64]) -> (Vec<Complex<f64>>, usize) {
         let padded = reflect_pad(signal, self.pad());
-        let n_frames =
-            if padded.len() < self.n_fft { 0 } else { (padded.len() - self.n_fft) / self.hop + 1 };
+        let n_frames = if padded.len() < self.n_fft { 0 } else { (padded.len() - self.n_fft) / self.hop + 1 };
         let n_freqs = self.n_freqs();
         let mut out = vec![Complex::new(0.0, 0.0); n_frames * n_freqs];
         let mut frame = self.forward.make_input_vec();
@@ -58,9 +49,7 @@ impl Stft {
             for (i, x) in frame.iter_mut().enumerate() {
                 *x = padded[start + i] * self.window[i];
             }
-            self.forward
-                .process_with_scratch(&mut frame, spectrum, &mut scratch)
-                .expect("buffer sizes come from the same plan");
+            self.forward.process_with_scratch(&mut frame, spectrum, &mut scratch).expect("buffer sizes come from the same plan");
         }
         (out, n_frames)
     }
@@ -80,9 +69,7 @@ impl Stft {
             // A real signal's DC and Nyquist bins are real; drop rounding residue there.
             bins[0].im = 0.0;
             bins[n_freqs - 1].im = 0.0;
-            self.inverse
-                .process_with_scratch(&mut bins, &mut frame, &mut scratch)
-                .expect("buffer sizes come from the same plan");
+            self.inverse.process_with_scratch(&mut bins, &mut frame, &mut scratch).expect("buffer sizes come from the same plan");
             let start = t * self.hop;
             for i in 0..self.n_fft {
                 let w = self.window[i];
@@ -91,9 +78,7 @@ impl Stft {
             }
         }
         let pad = self.pad();
-        (pad..pad + n_frames * self.hop)
-            .map(|i| if norm[i] > 1e-11 { acc[i] / norm[i] } else { 0.0 })
-            .collect()
+        (pad..pad + n_frames * self.hop).map(|i| if norm[i] > 1e-11 { acc[i] / norm[i] } else { 0.0 }).collect()
     }
 }
 

@@ -69,12 +69,8 @@ fn griffin_lim_converges_on_the_golden_waveform() {
     // The reconstruction's own mel must be close to the input mel (log10 domain).
     let again = converter.compute(&audio);
     let n = mel.n_frames.min(again.n_frames);
-    let mean_abs: f32 = (0..mel.n_mels)
-        .flat_map(|m| (2..n - 2).map(move |t| (m, t)))
-        .map(|(m, t)| (mel.at(m, t) - again.at(m, t)).abs())
-        .sum::<f32>()
+    let mean_abs: f32 = (0..mel.n_mels).flat_map(|m| (2..n - 2).map(move |t| (m, t))).map(|(m, t)| (mel.at(m, t) - again.at(m, t)).abs()).sum::<f32>()
         / (mel.n_mels * (n - 4)) as f32;
     assert!(mean_abs < 0.15, "mean |log10 mel error| {mean_abs}");
     assert!(Mel::new(80, 0, vec![]).is_err());
 }
-

@@ -18,9 +18,7 @@ fn tensor(st: &SafeTensors, name: &str) -> Vec<f32> {
 
 #[test]
 fn golden_mel_errors_and_griffin_lim_convergence() {
-    for (file, cfg) in
-        [("mel_16k.safetensors", MelConfig::MMAUDIO_16K), ("mel_44k.safetensors", MelConfig::MMAUDIO_44K)]
-    {
+    for (file, cfg) in [("mel_16k.safetensors", MelConfig::MMAUDIO_16K), ("mel_44k.safetensors", MelConfig::MMAUDIO_44K)] {
         let bytes = golden(file);
         let st = SafeTensors::deserialize(&bytes).unwrap();
         let (waveform, reference) = (tensor(&st, "waveform"), tensor(&st, "mel"));
@@ -39,10 +37,7 @@ fn golden_mel_errors_and_griffin_lim_convergence() {
     let mut sc = Vec::new();
     for (iterations, momentum) in [(32, 0.99), (64, 0.99), (128, 0.99), (64, 0.0)] {
         let (_, report) = GriffinLim { iterations, momentum, seed: 0 }.invert(&converter, &mel).unwrap();
-        println!(
-            "griffin-lim 16k golden, {iterations} iterations, momentum {momentum}: spectral convergence {:.4}",
-            report.spectral_convergence
-        );
+        println!("griffin-lim 16k golden, {iterations} iterations, momentum {momentum}: spectral convergence {:.4}", report.spectral_convergence);
         sc.push(report.spectral_convergence);
     }
     assert!(sc[0] > sc[1] && sc[1] > sc[2], "more iterations converge further: {sc:?}");

@@ -19,20 +19,35 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
     f(); // warm-up
-    median((0..runs).map(|_| { let t = Instant::now(); f(); t.elapsed().as_secs_f64() }).collect())
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
 }
 
 fn main() {
     let device = Device::flex();
     let cache = ModelCache::from_env().unwrap();
-    let video = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/videos/v-iashin_SpecVQGAN__data__vas__videos__dog__video_02677.mp4");
+    let video =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/videos/v-iashin_SpecVQGAN__data__vas__videos__dog__video_02677.mp4");
 
     let t = Instant::now();
     let frames = sample_frames(&video, 8.0, 0.0, Some(6.0)).unwrap();
     let decode = t.elapsed().as_secs_f64();
     let effnet = EfficientNetLite0::from_cache(&cache, &device).unwrap();
     let s = time(3, || effnet.encode_frames(&frames, 16, &device).into_data());
-    println!("efficientnet-lite0: {} frames (224x224) in {:.3}s = {:.1} ms/frame (batch 16); frame sampling {:.2}s", frames.len(), s, 1e3 * s / frames.len() as f64, decode);
+    println!(
+        "efficientnet-lite0: {} frames (224x224) in {:.3}s = {:.1} ms/frame (batch 16); frame sampling {:.2}s",
+        frames.len(),
+        s,
+        1e3 * s / frames.len() as f64,
+        decode
+    );
 
     let minilm = MiniLm::from_cache(&cache, &device).unwrap();
     let captions: Vec<String> = (0..32).map(|i| format!("a wooden door slams shut {i} times while rain falls on the roof")).collect();

@@ -63,9 +63,7 @@ impl BertEmbeddings {
         let device = ids.device();
         let positions = Tensor::<1, Int>::arange(0..len as i64, &device).unsqueeze_dim::<2>(0).repeat_dim(0, b);
         let segments = Tensor::<2, Int>::zeros([b, len], &device);
-        let x = self.word_embeddings.forward(ids)
-            + self.position_embeddings.forward(positions)
-            + self.token_type_embeddings.forward(segments);
+        let x = self.word_embeddings.forward(ids) + self.position_embeddings.forward(positions) + self.token_type_embeddings.forward(segments);
         self.layer_norm.forward(x)
     }
 }
@@ -146,10 +144,7 @@ pub struct Bert {
 
 impl Bert {
     pub fn new(config: &BertConfig, device: &Device) -> Self {
-        Self {
-            embeddings: BertEmbeddings::new(config, device),
-            layers: (0..config.num_hidden_layers).map(|_| BertLayer::new(config, device)).collect(),
-        }
+        Self { embeddings: BertEmbeddings::new(config, device), layers: (0..config.num_hidden_layers).map(|_| BertLayer::new(config, device)).collect() }
     }
 
     /// Load a Hugging Face `BertModel` state dict from safetensors.
@@ -166,9 +161,7 @@ impl Bert {
             .with_key_remapping(r"\.output\.dense\.", ".output.")
             .with_key_remapping(r"\.output\.LayerNorm\.", ".output_norm.")
             .with_key_remapping(r"^embeddings\.LayerNorm\.", "embeddings.layer_norm.");
-        model
-            .load_from(&mut store)
-            .map_err(|e| anyhow::anyhow!("loading BERT weights from {}: {e}", path.display()))?;
+        model.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading BERT weights from {}: {e}", path.display()))?;
         Ok(model)
     }
 
@@ -218,15 +211,12 @@ impl MiniLm {
     /// Load from a directory holding `config.json`, `model.safetensors` and `tokenizer.json`.
     pub fn from_dir(dir: &Path, device: &Device) -> anyhow::Result<Self> {
         let config_path = dir.join("config.json");
-        let config: BertConfig = serde_json::from_slice(
-            &std::fs::read(&config_path).with_context(|| format!("reading {}", config_path.display()))?,
-        )
-        .with_context(|| format!("parsing {}", config_path.display()))?;
+        let config: BertConfig = serde_json::from_slice(&std::fs::read(&config_path).with_context(|| format!("reading {}", config_path.display()))?)
+            .with_context(|| format!("parsing {}", config_path.display()))?;
         anyhow::ensure!(config.hidden_act == "gelu", "{}: unsupported activation {}", config_path.display(), config.hidden_act);
         let bert = Bert::from_safetensors(&config, &dir.join("model.safetensors"), device)?;
         let tokenizer_path = dir.join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", tokenizer_path.display()))?;
+        let mut tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| anyhow::anyhow!("{}: {e}", tokenizer_path.display()))?;
         // The file pads every input to 128; we pad per batch ourselves and truncate like
         // sentence-transformers does.
         tokenizer.with_padding(None);

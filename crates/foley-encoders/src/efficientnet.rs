@@ -92,11 +92,7 @@ pub struct MbConvBlock {
 impl MbConvBlock {
     fn new(in_ch: usize, out_ch: usize, kernel: usize, stride: usize, expand: usize, device: &Device) -> Self {
         let hidden = in_ch * expand;
-        let (expand_conv, bn0) = if expand != 1 {
-            (Some(conv(in_ch, hidden, 1, 1, 1, device)), Some(batch_norm(hidden, device)))
-        } else {
-            (None, None)
-        };
+        let (expand_conv, bn0) = if expand != 1 { (Some(conv(in_ch, hidden, 1, 1, 1, device)), Some(batch_norm(hidden, device))) } else { (None, None) };
         Self {
             expand_conv,
             bn0,
@@ -162,9 +158,7 @@ impl EfficientNetLite0 {
         let mut model = Self::new(device);
         // `_blocks.3._bn1.weight` -> `blocks.3.bn1.weight`; `num_batches_tracked` stays unused.
         let mut store = PytorchStore::from_file(path).with_key_remapping(r"(^|\.)_", "$1");
-        model
-            .load_from(&mut store)
-            .map_err(|e| anyhow::anyhow!("loading EfficientNet-Lite0 weights from {}: {e}", path.display()))?;
+        model.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading EfficientNet-Lite0 weights from {}: {e}", path.display()))?;
         Ok(model)
     }
 
@@ -218,8 +212,7 @@ impl EfficientNetLite0 {
 /// The semantic frames of a clip as MMAudio samples CLIP frames: `fps` frames per second from
 /// `start` for `duration` seconds, shorter side resized to 224 (bicubic) and centre-cropped.
 pub fn sample_frames(path: &Path, fps: f64, start: f64, duration: Option<f64>) -> Result<Vec<Frame>, MediaError> {
-    let fps = Rational::approximate(fps)
-        .ok_or_else(|| MediaError::InvalidArgument(format!("frame rate {fps} is not a usable rational")))?;
+    let fps = Rational::approximate(fps).ok_or_else(|| MediaError::InvalidArgument(format!("frame rate {fps} is not a usable rational")))?;
     let request = FrameRequest { fps, start, duration, resize: Resize::CropSquare(INPUT_SIZE as u32) };
     FrameReader::open(path, &request)?.collect()
 }

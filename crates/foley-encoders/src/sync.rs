@@ -13,27 +13,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use burn::module::Module;
-use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
-use burn::tensor::DType;
 use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d, PaddingConfig2d};
 use burn::prelude::*;
+use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::DType;
 use burn::tensor::activation::gelu;
 use foley_seq::{LogBase, MelConfig, SequenceConfig};
 use serde::{Deserialize, Serialize};
 
 /// The sync encoder's own mel geometry: 16 kHz, 10 ms hop, 64 Slaney mels, log10.
-pub const SYNC_MEL: MelConfig = MelConfig {
-    sample_rate: 16_000,
-    n_fft: 512,
-    hop: 160,
-    win_length: 512,
-    n_mels: 64,
-    f_min: 0.0,
-    f_max: 8_000.0,
-    log_base: LogBase::Ten,
-    clamp_min: 1e-5,
-};
+pub const SYNC_MEL: MelConfig =
+    MelConfig { sample_rate: 16_000, n_fft: 512, hop: 160, win_length: 512, n_mels: 64, f_min: 0.0, f_max: 8_000.0, log_base: LogBase::Ten, clamp_min: 1e-5 };
 
 /// Hyper-parameters of the sync backbone.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -58,16 +49,7 @@ pub struct SyncConfig {
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        Self {
-            frame_size: 32,
-            window_frames: 16,
-            mels_per_frame: 4,
-            tokens_per_window: 8,
-            dim: 128,
-            embed_dim: 128,
-            depth: 2,
-            temperature: 0.1,
-        }
+        Self { frame_size: 32, window_frames: 16, mels_per_frame: 4, tokens_per_window: 8, dim: 128, embed_dim: 128, depth: 2, temperature: 0.1 }
     }
 }
 
@@ -90,10 +72,7 @@ pub struct TemporalBlock {
 
 impl TemporalBlock {
     fn new(dim: usize, device: &Device) -> Self {
-        Self {
-            norm: LayerNormConfig::new(dim).init(device),
-            conv: Conv1dConfig::new(dim, dim, 3).with_padding(PaddingConfig1d::Same).init(device),
-        }
+        Self { norm: LayerNormConfig::new(dim).init(device), conv: Conv1dConfig::new(dim, dim, 3).with_padding(PaddingConfig1d::Same).init(device) }
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
@@ -115,12 +94,7 @@ impl FrameStem {
         let widths = [SyncConfig::FRAME_CHANNELS, 24, 48, 64, 64];
         let convs = widths
             .windows(2)
-            .map(|w| {
-                Conv2dConfig::new([w[0], w[1]], [3, 3])
-                    .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                    .init(device)
-            })
+            .map(|w| Conv2dConfig::new([w[0], w[1]], [3, 3]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device))
             .collect();
         let grid = config.frame_size / 16;
         Self { convs, proj: LinearConfig::new(64 * grid * grid, config.dim).init(device) }
@@ -357,7 +331,6 @@ fn tmp_sibling(path: &Path) -> PathBuf {
     name.push(".tmp");
     PathBuf::from(name)
 }
-
 
 /// Pack RGB8 frames (`size x size`, 25 fps, consecutive) as the video encoder's input
 /// `[t, 6, size, size]`: RGB in [-1, 1] and 4x the difference to the previous frame (0 for the first).

@@ -100,13 +100,7 @@ pub fn plot_curves(path: &Path, curves: &[Curve]) -> Result<()> {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
         }
         if any {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 12))
-                .draw()
-                .map_err(|e| err(&e))?;
+            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).label_font(("sans-serif", 12)).draw().map_err(|e| err(&e))?;
         }
     }
     root.present().map_err(|e| err(&e))?;

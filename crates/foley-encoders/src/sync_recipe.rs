@@ -88,7 +88,12 @@ impl RecipeOptions {
         }
         let frames = self.clip_frames();
         let starts = frames.saturating_sub(config.window_frames) + 1;
-        ensure!(t.windows_per_clip <= starts, "--windows-per-clip {} exceeds the {starts} window positions of a {} s clip", t.windows_per_clip, self.clip_seconds);
+        ensure!(
+            t.windows_per_clip <= starts,
+            "--windows-per-clip {} exceeds the {starts} window positions of a {} s clip",
+            t.windows_per_clip,
+            self.clip_seconds
+        );
         let needed = config.window_frames + 2 * self.max_shift_frames + 1;
         ensure!(frames >= needed, "{} s clips are too short for the +-{} frame offset test ({needed} frames needed)", self.clip_seconds, self.max_shift_frames);
         for (split, n) in [(Split::Train, self.train_clips), (Split::Test, self.test_clips)] {
@@ -169,19 +174,21 @@ pub struct RunFiles {
 
 impl RunFiles {
     pub fn in_dir(dir: &Path) -> Self {
-        Self {
-            model: dir.join("sync.safetensors"),
-            curve_csv: dir.join("curve.csv"),
-            curve_png: dir.join("curve.png"),
-            result: dir.join("result.json"),
-        }
+        Self { model: dir.join("sync.safetensors"), curve_csv: dir.join("curve.csv"), curve_png: dir.join("curve.png"), result: dir.join("result.json") }
     }
 }
 
 /// Run the recipe with `bank` and write the files into `out_dir` (created if needed). `compare`
 /// adds earlier runs' curves to `curve.png`; `label` names this run there. Returns the result
 /// and the trained model (in inference mode).
-pub fn run(options: &RecipeOptions, bank: &Bank, out_dir: &Path, label: &str, compare: &[Curve], on_stage: &mut dyn FnMut(Stage)) -> Result<(RunResult, SyncModel)> {
+pub fn run(
+    options: &RecipeOptions,
+    bank: &Bank,
+    out_dir: &Path,
+    label: &str,
+    compare: &[Curve],
+    on_stage: &mut dyn FnMut(Stage),
+) -> Result<(RunResult, SyncModel)> {
     let config = SyncConfig::default();
     options.validate(&config)?;
     if out_dir.exists() && !out_dir.is_dir() {

@@ -9,8 +9,8 @@
 //!   score each shift by the summed similarity of video windows with the shifted audio, and check
 //!   the best shift is 0 (top-1 accuracy) and how far off it is (mean absolute offset).
 
-use burn::module::Module;
 use burn::grad_clipping::GradientClippingConfig;
+use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -206,12 +206,16 @@ fn random_mask(n: usize, k: usize, ratio: f64, rng: &mut SplitMix, device: &Devi
 }
 
 /// Train `stack` on `clips` (device must have autodiff). `on_step` sees every step's losses.
-pub fn train(mut stack: SyncStack, clips: &[SyncClip], config: &SyncConfig, options: &TrainOptions, device: &Device, on_step: &mut dyn FnMut(&StepLog)) -> SyncStack {
+pub fn train(
+    mut stack: SyncStack,
+    clips: &[SyncClip],
+    config: &SyncConfig,
+    options: &TrainOptions,
+    device: &Device,
+    on_step: &mut dyn FnMut(&StepLog),
+) -> SyncStack {
     assert!(!clips.is_empty(), "no training clips");
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(1e-4)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-        .init();
+    let mut optim = AdamWConfig::new().with_weight_decay(1e-4).with_grad_clipping(Some(GradientClippingConfig::Norm(1.0))).init();
     let mut rng = SplitMix::new(options.seed);
     for step in 0..options.steps {
         let mut windows = Vec::new();
@@ -255,9 +259,7 @@ pub fn train(mut stack: SyncStack, clips: &[SyncClip], config: &SyncConfig, opti
 /// later; `sim[i * n_audio + j]` is the similarity with the audio window starting at frame `j`.
 /// Ties go to the smaller |shift|.
 pub fn best_shift(sim: &[f32], n_audio: usize, video_starts: &[usize], max_shift: i64) -> i64 {
-    let score = |shift: i64| -> f32 {
-        video_starts.iter().enumerate().map(|(i, s)| sim[i * n_audio + (*s as i64 + shift) as usize]).sum()
-    };
+    let score = |shift: i64| -> f32 { video_starts.iter().enumerate().map(|(i, s)| sim[i * n_audio + (*s as i64 + shift) as usize]).sum() };
     (-max_shift..=max_shift).max_by(|x, y| score(*x).total_cmp(&score(*y)).then(y.abs().cmp(&x.abs()))).unwrap_or(0)
 }
 
@@ -327,9 +329,7 @@ pub fn vama_offset_eval(stack: &SyncStack, clips: &[SyncClip], config: &SyncConf
                 *score -= e;
             }
         }
-        let best = (-m..=m)
-            .max_by(|x, y| scores[(x + m) as usize].total_cmp(&scores[(y + m) as usize]).then(y.abs().cmp(&x.abs())))
-            .unwrap_or(0);
+        let best = (-m..=m).max_by(|x, y| scores[(x + m) as usize].total_cmp(&scores[(y + m) as usize]).then(y.abs().cmp(&x.abs()))).unwrap_or(0);
         correct += (best == 0) as usize;
         total_error += best.unsigned_abs() as f64 * FRAME_SECONDS;
         used += 1;

@@ -64,9 +64,7 @@ impl Vama {
         let visible_mel = mel * (frame_mask.neg() + 1.0);
         let position = self.position.val().unsqueeze_dim::<3>(0);
         let d = position.dims()[2];
-        let audio = sync.audio.forward(visible_mel)
-            + mask.unsqueeze_dim::<3>(2) * self.mask_embed.val().reshape([1, 1, d])
-            + position.clone();
+        let audio = sync.audio.forward(visible_mel) + mask.unsqueeze_dim::<3>(2) * self.mask_embed.val().reshape([1, 1, d]) + position.clone();
         let video = sync.video.forward(frames) + position;
         // Queries: every audio token; keys/values: the video tokens and the audio tokens.
         let context = self.norm_context.forward(Tensor::cat(vec![video, audio.clone()], 1));

@@ -6,8 +6,8 @@ mod common;
 use std::path::Path;
 
 use common::cache;
-use foley_encoders::sync::{SyncConfig, SyncModel};
 use foley_encoders::extract::{ExtractOptions, Extractor, ItemRecord, ShardSpec, is_complete, items_from_manifest, plan};
+use foley_encoders::sync::{SyncConfig, SyncModel};
 use foley_seq::SequenceConfig;
 use safetensors::SafeTensors;
 

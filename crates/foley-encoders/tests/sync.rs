@@ -73,15 +73,8 @@ fn contrastive_and_vama_objectives_learn_on_foley_sim() {
         // Seeded initialization: unseeded, some draws made the contrastive loss fall by < 20 %.
         device.seed(0);
         let stack = SyncStack { sync: SyncModel::new(&config, &device), vama: Vama::new(&config, &device) };
-        let options = TrainOptions {
-            steps: 40,
-            clips_per_batch: 4,
-            windows_per_clip: 4,
-            learning_rate: 1e-3,
-            warmup_steps: 5,
-            objective,
-            ..Default::default()
-        };
+        let options =
+            TrainOptions { steps: 40, clips_per_batch: 4, windows_per_clip: 4, learning_rate: 1e-3, warmup_steps: 5, objective, ..Default::default() };
         let mut losses = Vec::new();
         train(stack, &clips, &config, &options, &device, &mut |log: &StepLog| {
             losses.push(log.contrastive.or(log.vama).unwrap());

@@ -53,7 +53,8 @@ fn tiny_run_writes_its_files_reloads_identically_and_repeats() {
     for path in [&files.model, &files.curve_csv, &files.curve_png, &files.result, &a_dir.join("sync.json")] {
         assert!(path.is_file(), "{} missing", path.display());
     }
-    let leftovers: Vec<PathBuf> = std::fs::read_dir(&a_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().contains("tmp")).collect();
+    let leftovers: Vec<PathBuf> =
+        std::fs::read_dir(&a_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().contains("tmp")).collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 
     // result.json: what was run and the held-out evaluation.

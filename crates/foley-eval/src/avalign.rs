@@ -31,10 +31,8 @@ const FLOW_BATCH: usize = 8;
 /// Decodes every frame at the native rate and finds AV-Align's video peaks.
 pub fn video_flow_peaks(path: &Path) -> Result<VideoFlow, EvalError> {
     let info = foley_media::probe(path)?;
-    let fps = info.video.as_ref().and_then(|v| v.fps).ok_or_else(|| EvalError::Input {
-        path: path.into(),
-        detail: "no video stream with a frame rate".into(),
-    })?;
+    let fps =
+        info.video.as_ref().and_then(|v| v.fps).ok_or_else(|| EvalError::Input { path: path.into(), detail: "no video stream with a frame rate".into() })?;
     let request = FrameRequest { fps, start: 0.0, duration: None, resize: Resize::Native };
     let params = FarnebackParams::AV_ALIGN;
     // Frames are decoded in order; each batch's expansions and flows run on all cores. The
@@ -47,10 +45,8 @@ pub fn video_flow_peaks(path: &Path) -> Result<VideoFlow, EvalError> {
         if batch.is_empty() {
             break;
         }
-        let expansions: Vec<Expansion> = batch
-            .par_iter()
-            .map(|f| Expansion::new(&Image::from_rgb(f.width as usize, f.height as usize, &f.rgb), &params))
-            .collect();
+        let expansions: Vec<Expansion> =
+            batch.par_iter().map(|f| Expansion::new(&Image::from_rgb(f.width as usize, f.height as usize, &f.rgb), &params)).collect();
         let chain: Vec<&Expansion> = previous.iter().chain(&expansions).collect();
         trajectory.extend(chain.par_windows(2).map(|w| mean_flow_magnitude(w[0], w[1], &params)).collect::<Vec<_>>());
         previous = expansions.into_iter().last();
@@ -80,10 +76,7 @@ pub fn flow_peaks(trajectory: &[f64], fps: f64) -> Vec<f64> {
 /// reference would divide by zero).
 pub fn iou(audio_peaks: &[f64], video_peaks: &[f64], fps: f64) -> f64 {
     let window = 1.0 / fps;
-    let hits = audio_peaks
-        .iter()
-        .filter(|&&a| video_peaks.iter().any(|&v| v - window < a && a < v + window))
-        .count();
+    let hits = audio_peaks.iter().filter(|&&a| video_peaks.iter().any(|&v| v - window < a && a < v + window)).count();
     let union = audio_peaks.len() + video_peaks.len() - hits;
     if union == 0 { 0.0 } else { hits as f64 / union as f64 }
 }

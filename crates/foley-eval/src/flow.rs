@@ -21,10 +21,7 @@ pub struct Image {
 impl Image {
     /// OpenCV's `cvtColor(RGB2GRAY)` on 8-bit RGB (fixed point, weights 4899/9617/1868 over 2¹⁴).
     pub fn from_rgb(width: usize, height: usize, rgb: &[u8]) -> Self {
-        let data = rgb
-            .chunks_exact(3)
-            .map(|p| ((p[0] as u32 * 4899 + p[1] as u32 * 9617 + p[2] as u32 * 1868 + 8192) >> 14) as f32)
-            .collect();
+        let data = rgb.chunks_exact(3).map(|p| ((p[0] as u32 * 4899 + p[1] as u32 * 9617 + p[2] as u32 * 1868 + 8192) >> 14) as f32).collect();
         Self { width, height, data }
     }
 }
@@ -41,8 +38,7 @@ pub struct FarnebackParams {
 }
 
 impl FarnebackParams {
-    pub const AV_ALIGN: FarnebackParams =
-        FarnebackParams { pyr_scale: 0.5, levels: 3, win_size: 15, iterations: 3, poly_n: 5, poly_sigma: 1.2 };
+    pub const AV_ALIGN: FarnebackParams = FarnebackParams { pyr_scale: 0.5, levels: 3, win_size: 15, iterations: 3, poly_n: 5, poly_sigma: 1.2 };
 
     /// Scales of the pyramid levels used for an image of this size, finest first.
     fn scales(&self, width: usize, height: usize) -> Vec<f64> {
@@ -156,8 +152,7 @@ fn gaussian_blur(img: &Image, size: usize, sigma: f64) -> Image {
     let mut out = vec![0f32; w * h];
     for y in 0..h {
         for x in 0..w {
-            let s: f64 =
-                k.iter().enumerate().map(|(j, kv)| kv * tmp[reflect101(y as isize + j as isize - r, h) * w + x] as f64).sum();
+            let s: f64 = k.iter().enumerate().map(|(j, kv)| kv * tmp[reflect101(y as isize + j as isize - r, h) * w + x] as f64).sum();
             out[y * w + x] = s as f32;
         }
     }
@@ -207,8 +202,7 @@ fn poly_expansion(src: &[f32], w: usize, h: usize, n: usize, sigma: f64) -> Vec<
     let s: f64 = g.iter().sum();
     g.iter_mut().for_each(|v| *v = (*v / s) as f32 as f64);
     let at = |x: isize| g[(x + ni) as usize];
-    let (xg, xxg): (Vec<f64>, Vec<f64>) =
-        (-ni..=ni).map(|x| (((x as f64) * at(x)) as f32 as f64, ((x * x) as f64 * at(x)) as f32 as f64)).unzip();
+    let (xg, xxg): (Vec<f64>, Vec<f64>) = (-ni..=ni).map(|x| (((x as f64) * at(x)) as f32 as f64, ((x * x) as f64 * at(x)) as f32 as f64)).unzip();
     // Inverse of the 6x6 normal matrix: only four distinct entries are needed.
     let (mut g00, mut g11, mut g33, mut g55) = (0f64, 0f64, 0f64, 0f64);
     for y in -ni..=ni {
@@ -318,7 +312,15 @@ fn update_matrices(r0: &[f32], r1: &[f32], flow: &[f32], w: usize, h: usize) -> 
             r3 = (r[1] - r3) * 0.5;
             r2 += r4 * dy + r6 * dx;
             r3 += r6 * dy + r5 * dx;
-            let edge = |v: usize, n: usize| if v < 5 { BORDER[v] } else if v >= n - 5 { BORDER[n - v - 1] } else { 1.0 };
+            let edge = |v: usize, n: usize| {
+                if v < 5 {
+                    BORDER[v]
+                } else if v >= n - 5 {
+                    BORDER[n - v - 1]
+                } else {
+                    1.0
+                }
+            };
             let scale = if x < 5 || y < 5 || x + 5 >= w || y + 5 >= h { edge(x, w) * edge(y, h) } else { 1.0 };
             let (r2, r3, r4, r5, r6) = (r2 * scale, r3 * scale, r4 * scale, r5 * scale, r6 * scale);
             m[i * 5] = r4 * r4 + r6 * r6;

@@ -237,13 +237,7 @@ impl Evaluator {
             ));
         }
         let within = |t: &f64| *t < common;
-        let detections: Vec<(f64, f64)> = generated
-            .onsets
-            .times()
-            .into_iter()
-            .zip(generated.onsets.strengths())
-            .filter(|(t, _)| within(t))
-            .collect();
+        let detections: Vec<(f64, f64)> = generated.onsets.times().into_iter().zip(generated.onsets.strengths()).filter(|(t, _)| within(t)).collect();
         let truth: Vec<f64> = match truth {
             Some(t) => t.iter().copied().filter(within).collect(),
             None => reference.onsets.times().into_iter().filter(within).collect(),
@@ -310,9 +304,6 @@ impl Evaluator {
     fn top_classes(&self, logits: &[f32]) -> Vec<(String, f32)> {
         let mut idx: Vec<usize> = (0..logits.len()).collect();
         idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-        idx.iter()
-            .take(3)
-            .map(|&i| (self.yamnet.class_names()[i].clone(), 1.0 / (1.0 + (-logits[i]).exp())))
-            .collect()
+        idx.iter().take(3).map(|&i| (self.yamnet.class_names()[i].clone(), 1.0 / (1.0 + (-logits[i]).exp()))).collect()
     }
 }

@@ -18,12 +18,7 @@ pub enum Progress<'a> {
 /// Evaluates every pair, writing `report.json`, `report.md` and `figures/*.png` into `out_dir`
 /// (created; the caller makes it appear atomically). Clips whose audio cannot be read are
 /// skipped with a note; it is an error if none is left.
-pub fn evaluate_pairs(
-    evaluator: &Evaluator,
-    pairing: &Pairing,
-    out_dir: &Path,
-    mut progress: impl FnMut(Progress),
-) -> Result<Report, EvalError> {
+pub fn evaluate_pairs(evaluator: &Evaluator, pairing: &Pairing, out_dir: &Path, mut progress: impl FnMut(Progress)) -> Result<Report, EvalError> {
     let figures_dir = out_dir.join("figures");
     std::fs::create_dir_all(&figures_dir).map_err(|e| EvalError::Io { path: figures_dir.clone(), source: e })?;
     let mut notes = pairing.notes.clone();
@@ -52,13 +47,7 @@ pub fn evaluate_pairs(
             None => None,
         };
         let (g, r) = (evaluator.features(&gen_audio), evaluator.features(&ref_audio));
-        let result = evaluator.compare(
-            &clip.name,
-            &g,
-            &r,
-            truth.as_deref(),
-            video.as_ref().map(|v| (v.peaks.as_slice(), v.fps)),
-        );
+        let result = evaluator.compare(&clip.name, &g, &r, truth.as_deref(), video.as_ref().map(|v| (v.peaks.as_slice(), v.fps)));
         let name = format!("{}.png", sanitize(&clip.name));
         let truth_times = truth.clone().unwrap_or_else(|| r.onsets.times());
         write_figure(&figures_dir.join(&name), &gen_audio, &ref_audio, &g.onsets.times(), &truth_times)
@@ -68,10 +57,7 @@ pub fn evaluate_pairs(
         features.push((g, r));
     }
     if clips.is_empty() {
-        return Err(EvalError::Input {
-            path: out_dir.into(),
-            detail: format!("no clip could be evaluated: {}", notes.join("; ")),
-        });
+        return Err(EvalError::Input { path: out_dir.into(), detail: format!("no clip could be evaluated: {}", notes.join("; ")) });
     }
     let generated: Vec<&ClipFeatures> = features.iter().map(|p| &p.0).collect();
     let reference: Vec<&ClipFeatures> = features.iter().map(|p| &p.1).collect();
@@ -92,22 +78,8 @@ fn write_figure(path: &Path, generated: &ClipAudio, reference: &ClipAudio, gen_o
     write_comparison_png(
         path,
         &[
-            MelPanel {
-                title: "generated (onsets)".into(),
-                n_mels: g.n_mels,
-                n_frames: g.n_frames,
-                data: &g.data,
-                frame_rate,
-                onsets: gen_onsets,
-            },
-            MelPanel {
-                title: "reference (ground-truth onsets)".into(),
-                n_mels: r.n_mels,
-                n_frames: r.n_frames,
-                data: &r.data,
-                frame_rate,
-                onsets: truth,
-            },
+            MelPanel { title: "generated (onsets)".into(), n_mels: g.n_mels, n_frames: g.n_frames, data: &g.data, frame_rate, onsets: gen_onsets },
+            MelPanel { title: "reference (ground-truth onsets)".into(), n_mels: r.n_mels, n_frames: r.n_frames, data: &r.data, frame_rate, onsets: truth },
         ],
     )
 }

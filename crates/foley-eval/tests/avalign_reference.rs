@@ -15,7 +15,11 @@ fn matches_the_opencv_librosa_reference() {
     let (mut ours_sum, mut ref_sum, mut n) = (0.0, 0.0, 0.0);
     // Every clip is measured and printed before the test fails.
     let mut failures = Vec::new();
-    let mut check = |ok: bool, msg: String| if !ok { failures.push(msg) };
+    let mut check = |ok: bool, msg: String| {
+        if !ok {
+            failures.push(msg)
+        }
+    };
     for line in table.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         let num = |i: usize| f[i].rsplit(' ').next().unwrap().parse::<f64>().unwrap();
@@ -28,7 +32,9 @@ fn matches_the_opencv_librosa_reference() {
         let flow = video.trajectory.iter().sum::<f64>() / video.trajectory.len() as f64;
         println!(
             "{}: peaks {} / {peaks_ref}, onsets {} / {onsets_ref}, AV-Align {score:.4} / {score_ref:.4}, mean flow {flow:.4} / {flow_ref:.4}",
-            f[0], video.peaks.len(), onsets.len()
+            f[0],
+            video.peaks.len(),
+            onsets.len()
         );
         check((flow - flow_ref).abs() <= 2e-3 * flow_ref, format!("{}: mean flow {flow} vs {flow_ref}", f[0]));
         check((video.peaks.len() as f64 - peaks_ref).abs() <= 1.0, format!("{}: {} video peaks vs {peaks_ref}", f[0], video.peaks.len()));

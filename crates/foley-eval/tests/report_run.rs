@@ -18,8 +18,7 @@ fn evaluates_pairs_and_writes_a_report() {
     let bento = videos.join("marl_openl3__tests__data__video__bento.mp4");
     let drum = videos.join("v-iashin_SpecVQGAN__data__vas__videos__drum__video_02480.mp4");
     let tmp = tempfile::tempdir().unwrap();
-    let (gen_dir, ref_dir, vid_dir, out) =
-        (tmp.path().join("gen"), tmp.path().join("ref"), tmp.path().join("vid"), tmp.path().join("report"));
+    let (gen_dir, ref_dir, vid_dir, out) = (tmp.path().join("gen"), tmp.path().join("ref"), tmp.path().join("vid"), tmp.path().join("report"));
     for d in [&gen_dir, &ref_dir, &vid_dir] {
         std::fs::create_dir(d).unwrap();
     }

@@ -39,11 +39,8 @@ struct Clip {
 }
 
 fn summarize(ev: &Evaluator, clips: &[Clip], generated: &[ClipFeatures]) -> (Summary, Vec<f64>) {
-    let results: Vec<_> = clips
-        .iter()
-        .zip(generated)
-        .map(|(c, g)| ev.compare(&c.name, g, &c.features, None, c.video.as_ref().map(|v| (v.peaks.as_slice(), v.fps))))
-        .collect();
+    let results: Vec<_> =
+        clips.iter().zip(generated).map(|(c, g)| ev.compare(&c.name, g, &c.features, None, c.video.as_ref().map(|v| (v.peaks.as_slice(), v.fps)))).collect();
     let offsets = results.iter().filter_map(|r| r.sync.map(|s| s.offset_s)).collect();
     let gen_refs: Vec<&ClipFeatures> = generated.iter().collect();
     let ref_refs: Vec<&ClipFeatures> = clips.iter().map(|c| &c.features).collect();
@@ -101,14 +98,25 @@ fn metrics_order_the_sanity_conditions() {
     rows.push(("white noise".into(), s, o));
 
     let f = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.3}"));
-    println!("\n{} clips with audio; AV-Align on the {} videos at most {AV_ALIGN_MAX_WIDTH} px wide\n", clips.len(), clips.iter().filter(|c| c.video.is_some()).count());
+    println!(
+        "\n{} clips with audio; AV-Align on the {} videos at most {AV_ALIGN_MAX_WIDTH} px wide\n",
+        clips.len(),
+        clips.iter().filter(|c| c.video.is_some()).count()
+    );
     println!("| generated audio | FD ↓ | KL softmax ↓ | KL sigmoid ↓ | IS | onset acc ↑ | onset AP ↑ | onset F1 ↑ | median offset (s) | AV-Align ↑ |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, s, offsets) in &rows {
         println!(
             "| {name} | {} | {} | {} | {} | {} | {} | {} | {:+.3} | {} |",
-            f(s.fd), f(s.kl_softmax), f(s.kl_sigmoid), f(s.is_mean), f(s.onset_accuracy), f(s.onset_ap), f(s.onset_f1),
-            median(offsets.clone()), f(s.av_align)
+            f(s.fd),
+            f(s.kl_softmax),
+            f(s.kl_sigmoid),
+            f(s.is_mean),
+            f(s.onset_accuracy),
+            f(s.onset_ap),
+            f(s.onset_f1),
+            median(offsets.clone()),
+            f(s.av_align)
         );
     }
     println!("(AV-Align of the original audio with its own video: {})\n", f(rows[0].1.av_align_reference));

@@ -48,11 +48,8 @@ fn run(precision: Precision) -> Vec<(String, [f32; 3], bool)> {
         let scores = y.scores.into_data().try_to_vec::<f32>().unwrap();
         let emb = y.embedding.into_data().try_to_vec::<f32>().unwrap();
         let mel = y.log_mel.into_data().try_to_vec::<f32>().unwrap();
-        let errs = [
-            rel_err(&scores, &g[&format!("{name}.scores")]),
-            rel_err(&emb, &g[&format!("{name}.embedding")]),
-            rel_err(&mel, &g[&format!("{name}.log_mel")]),
-        ];
+        let errs =
+            [rel_err(&scores, &g[&format!("{name}.scores")]), rel_err(&emb, &g[&format!("{name}.embedding")]), rel_err(&mel, &g[&format!("{name}.log_mel")])];
         let same_top5 = top_k(&scores, 5) == top_k(&g[&format!("{name}.scores")], 5);
         println!("{precision:?} {name}: rel err scores {:.2e} embedding {:.2e} log-mel {:.2e}, top-5 equal {same_top5}", errs[0], errs[1], errs[2]);
         out.push((name.to_string(), errs, same_top5));

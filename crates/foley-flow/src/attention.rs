@@ -81,14 +81,7 @@ pub fn attention(qkv: Qkv) -> Tensor<3> {
     }
     let [b, n, h, d] = qkv.q.dims();
     let heads_first = |t: Tensor<4>| t.swap_dims(1, 2);
-    let out = sdpa(
-        heads_first(qkv.q),
-        heads_first(qkv.k),
-        heads_first(qkv.v),
-        None,
-        None,
-        AttentionModuleOptions::default(),
-    );
+    let out = sdpa(heads_first(qkv.q), heads_first(qkv.k), heads_first(qkv.v), None, None, AttentionModuleOptions::default());
     out.swap_dims(1, 2).reshape([b, n, h * d])
 }
 

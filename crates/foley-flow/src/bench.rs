@@ -82,9 +82,8 @@ pub fn run(spec: &BenchSpec, device: &Device, progress: &mut dyn FnMut(&str)) ->
         let uncond = net.empty_conditions(b, None)?;
         let guided = Guided::new(cond, &uncond, 4.5);
         let x0 = input(5, [b, c.latent_seq_len, c.latent_dim]);
-        let x1 = euler(&net, x0, &guided, &linspace_schedule(spec.sample_steps), &ExtraInputs::default(), &mut |i, n| {
-            progress(&format!("sampling step {i}/{n}"))
-        })?;
+        let x1 =
+            euler(&net, x0, &guided, &linspace_schedule(spec.sample_steps), &ExtraInputs::default(), &mut |i, n| progress(&format!("sampling step {i}/{n}")))?;
         sync_wait(net.unnormalize(x1));
         Some(start.elapsed().as_secs_f64())
     } else {

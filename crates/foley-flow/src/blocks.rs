@@ -55,8 +55,7 @@ impl SingleBlock {
             let [shift, scale] = modulation.chunk(2, 2).try_into().expect("2 chunks");
             return (self.attn.pre_attention(layer_norm_modulate(x, shift, scale), rope), None);
         }
-        let [shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp] =
-            modulation.chunk(6, 2).try_into().expect("6 chunks");
+        let [shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp] = modulation.chunk(6, 2).try_into().expect("6 chunks");
         // MMDiT-X: the second attention reads the same normalised input and needs no other stream.
         let audio_attn = self.audio_attn.as_ref().map(|a| a.forward(layer_norm_plain(x.clone()), c_act, rope.expect("latent stream has RoPE")));
         let qkv = self.attn.pre_attention(layer_norm_modulate(x, shift_msa, scale_msa), rope);
@@ -165,10 +164,7 @@ pub struct FinalBlock {
 
 impl FinalBlock {
     pub fn new(vb: &Vars, dim: usize, out_dim: usize) -> Self {
-        Self {
-            ada_ln: linear(&vb.pp("adaLN_modulation.1"), dim, 2 * dim, true),
-            conv: SeqConv::new(&vb.pp("conv"), dim, out_dim, 7, true),
-        }
+        Self { ada_ln: linear(&vb.pp("adaLN_modulation.1"), dim, 2 * dim, true), conv: SeqConv::new(&vb.pp("conv"), dim, out_dim, 7, true) }
     }
 
     /// `c_act`: SiLU of the global conditioning.

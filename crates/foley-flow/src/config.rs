@@ -105,10 +105,7 @@ impl FlowConfig {
             "large_44k" => (40, 14, 21, 14, false, SequenceConfig::mmaudio_44k(8.0)),
             "large_44k_v2" => (40, 14, 21, 14, true, SequenceConfig::mmaudio_44k(8.0)),
             other => {
-                return Err(FlowError::Config(format!(
-                    "unknown configuration `{other}` (known: {})",
-                    RELEASED.join(", ")
-                )));
+                return Err(FlowError::Config(format!("unknown configuration `{other}` (known: {})", RELEASED.join(", "))));
             }
         };
         let config = Self {
@@ -133,10 +130,8 @@ impl FlowConfig {
 
     /// Read a JSON file of MMAudio constructor arguments.
     pub fn from_json_file(path: &Path) -> Result<Self, FlowError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FlowError::Config(format!("{}: {e}", path.display())))?;
-        let config: Self = serde_json::from_str(&text)
-            .map_err(|e| FlowError::Config(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| FlowError::Config(format!("{}: {e}", path.display())))?;
+        let config: Self = serde_json::from_str(&text).map_err(|e| FlowError::Config(format!("{}: {e}", path.display())))?;
         config.validate().map_err(|e| FlowError::Config(format!("{}: {e}", path.display())))?;
         Ok(config)
     }

@@ -19,10 +19,8 @@ pub fn read_tensors(path: &Path) -> Result<Named, FlowError> {
 
 /// Serialize named f32 tensors to `.safetensors` bytes.
 pub fn safetensors_bytes(tensors: &Named) -> Result<Vec<u8>, FlowError> {
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-        .iter()
-        .map(|(k, t)| (k.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect(), t.shape.clone()))
-        .collect();
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> =
+        tensors.iter().map(|(k, t)| (k.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect(), t.shape.clone())).collect();
     let views = bytes
         .iter()
         .map(|(k, b, s)| TensorView::new(Dtype::F32, s.clone(), b).map(|v| (k.clone(), v)))
@@ -50,7 +48,9 @@ pub fn forward_file(config: &FlowConfig, weights: &Path, inputs: &Path, device: 
     let net = FlowNetwork::load(config, weights, device)?;
     let tensors = read_tensors(inputs)?;
     let get = |name: &str| {
-        tensors.get(name).ok_or_else(|| FlowError::Read { path: inputs.to_path_buf(), msg: format!("no tensor `{name}` (need latent, clip_f, sync_f, text_f, t)") })
+        tensors
+            .get(name)
+            .ok_or_else(|| FlowError::Read { path: inputs.to_path_buf(), msg: format!("no tensor `{name}` (need latent, clip_f, sync_f, text_f, t)") })
     };
     let input = |name: &str| -> Result<Tensor<3>, FlowError> {
         tensor3(name, get(name)?, device).map_err(|e| FlowError::Read { path: inputs.to_path_buf(), msg: e.to_string() })

@@ -17,10 +17,10 @@
 mod attention;
 pub mod bench;
 mod blocks;
-mod kernels;
 pub mod conditions;
 pub mod config;
 pub mod io;
+mod kernels;
 mod layers;
 pub mod network;
 pub mod noise;

@@ -10,8 +10,8 @@ use burn::tensor::{DType, Device, Tensor};
 
 use crate::FlowError;
 use crate::blocks::{FinalBlock, JointBlock, SingleBlock, Streams};
-use crate::config::{FlowConfig, SYNC_TOKENS_PER_SEGMENT};
 use crate::conditions::Conditions;
+use crate::config::{FlowConfig, SYNC_TOKENS_PER_SEGMENT};
 use crate::kernels::upsample_rows;
 use crate::layers::{SeqConv, SwiGlu, TimestepEmbedder, linear, linear_new};
 use crate::rope::Rope;
@@ -61,11 +61,7 @@ impl InputBranch {
     fn new(vb: &Vars, c_in: usize, d: usize, h: usize, kernel: usize, mlp_kernel: usize, act: Act) -> Self {
         // The MLP sits after the activation in the nn.Sequential when there is one.
         let mlp_index = if act == Act::Identity { 1 } else { 2 };
-        Self {
-            proj: SeqConv::new(&vb.pp(0), c_in, d, kernel, true),
-            act,
-            mlp: SwiGlu::new(&vb.pp(mlp_index), d, h, mlp_kernel),
-        }
+        Self { proj: SeqConv::new(&vb.pp(0), c_in, d, kernel, true), act, mlp: SwiGlu::new(&vb.pp(mlp_index), d, h, mlp_kernel) }
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
@@ -198,9 +194,7 @@ impl FlowNetwork {
             joint_blocks: (0..joint)
                 .map(|i| JointBlock::new(&vb.pp("joint_blocks").pp(i), d, c.num_heads, h, i == joint - 1, c.extensions.audio_self_attn))
                 .collect(),
-            fused_blocks: (0..c.fused_depth)
-                .map(|i| SingleBlock::new(&vb.pp("fused_blocks").pp(i), d, c.num_heads, h, 3, false, false))
-                .collect(),
+            fused_blocks: (0..c.fused_depth).map(|i| SingleBlock::new(&vb.pp("fused_blocks").pp(i), d, c.num_heads, h, 3, false, false)).collect(),
             final_layer: FinalBlock::new(&vb.pp("final_layer"), d, lat),
             empty_clip_feat: Param::from_tensor(vb.get("empty_clip_feat", [1, c.clip_dim], Init::FanIn)),
             empty_sync_feat: Param::from_tensor(vb.get("empty_sync_feat", [1, c.sync_dim], Init::FanIn)),
@@ -316,7 +310,8 @@ impl FlowNetwork {
             return Err(FlowError::Input(format!("batch mismatch: latent {b}, t {}, conditions {}", t.len(), cond.batch())));
         }
         let device = latent.device();
-        let mut global_c = self.t_embed.forward(t, &device) + self.global_cond_mlp.forward((cond.clip_f_c.clone() + cond.text_f_c.clone()).unsqueeze_dim(1)).squeeze_dim(1);
+        let mut global_c =
+            self.t_embed.forward(t, &device) + self.global_cond_mlp.forward((cond.clip_f_c.clone() + cond.text_f_c.clone()).unsqueeze_dim(1)).squeeze_dim(1);
         if let Some(d_embed) = &self.d_embed {
             let zeros = vec![0.0; b];
             let d = step_size.unwrap_or(&zeros);

@@ -41,11 +41,7 @@ impl Rope {
         let cos = angles.cos.iter().flat_map(|&c| [c, c]).collect();
         let sin = angles.sin.iter().flat_map(|&s| [-s, s]).collect();
         let shape = [1, len, 1, head_dim];
-        Self {
-            cos: Tensor::from_data(TensorData::new(cos, shape), device),
-            sin: Tensor::from_data(TensorData::new(sin, shape), device),
-            angles,
-        }
+        Self { cos: Tensor::from_data(TensorData::new(cos, shape), device), sin: Tensor::from_data(TensorData::new(sin, shape), device), angles }
     }
 
     /// Rotate `x: (B, N, H, d)`: `out_2i = x_2i cos - x_2i+1 sin`, `out_2i+1 = x_2i sin + x_2i+1 cos`.

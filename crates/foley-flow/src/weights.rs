@@ -39,11 +39,7 @@ impl StateDict {
             f.read_exact(&mut head).map_err(|e| err(format!("not a weight file ({e})")))?;
         }
         // Zip archives start with "PK"; legacy pickles with the PROTO opcode 0x80.
-        if head[..2] == *b"PK" || head[0] == 0x80 {
-            Self::read_pytorch(path).map_err(err)
-        } else {
-            Self::read_safetensors(path).map_err(err)
-        }
+        if head[..2] == *b"PK" || head[0] == 0x80 { Self::read_pytorch(path).map_err(err) } else { Self::read_safetensors(path).map_err(err) }
     }
 
     fn read_safetensors(path: &Path) -> Result<Self, String> {
@@ -108,11 +104,7 @@ pub struct KeyReport {
 impl KeyReport {
     /// Compare an expected key -> shape listing with a found one. Keys in `optional` may be
     /// absent without being reported.
-    pub fn compare(
-        expected: &BTreeMap<String, Vec<usize>>,
-        found: &BTreeMap<String, Vec<usize>>,
-        optional: &BTreeSet<String>,
-    ) -> Self {
+    pub fn compare(expected: &BTreeMap<String, Vec<usize>>, found: &BTreeMap<String, Vec<usize>>, optional: &BTreeSet<String>) -> Self {
         let mut report = Self::default();
         for (key, shape) in expected {
             match found.get(key) {
@@ -183,7 +175,9 @@ pub fn training_init(key: &str, shape: &[usize], declared: Init, used: &BTreeMap
     }
     let is_linear = used.get(&format!("{module}.weight")).is_some_and(|s| s.len() == 2);
     match name {
-        "weight" if shape.len() == 2 && (module.ends_with("t_embed.mlp.0") || module.ends_with("t_embed.mlp.2") || module.ends_with("d_embed.mlp.0")) => Init::Normal(0.02),
+        "weight" if shape.len() == 2 && (module.ends_with("t_embed.mlp.0") || module.ends_with("t_embed.mlp.2") || module.ends_with("d_embed.mlp.0")) => {
+            Init::Normal(0.02)
+        }
         "weight" if shape.len() == 2 => Init::Xavier,
         "bias" if is_linear => Init::Zeros,
         _ => declared,

@@ -22,10 +22,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 use foley_eval::metrics::onsets::{average_precision, match_count};
 use foley_eval::onset::{OnsetConfig, OnsetDetector};
 use foley_flow::ExtraInputs;
+use foley_gen::Generator;
 use foley_gen::config::token_channels;
 use foley_gen::data::{Clip, load_clips, tokens_to_mel};
 use foley_gen::generate::{SampleOptions, Sampler, VideoFeatures, sample_tokens, tokens_mel, vocode};
-use foley_gen::Generator;
 use foley_seq::SequenceConfig;
 
 const TOL: f64 = 0.04;
@@ -48,7 +48,8 @@ const CONTINUOUS: [&str; 3] = ["fire", "cart", "water"];
 fn transient_events(scene_dir: &Path, duration: f64) -> Result<Vec<(f64, String)>> {
     let path = scene_dir.join("events.json");
     let e: Events = serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("{}", path.display()))?)?;
-    let mut v: Vec<(f64, String)> = e.events.into_iter().filter(|e| !CONTINUOUS.contains(&e.class.as_str()) && e.onset < duration).map(|e| (e.onset, e.class)).collect();
+    let mut v: Vec<(f64, String)> =
+        e.events.into_iter().filter(|e| !CONTINUOUS.contains(&e.class.as_str()) && e.onset < duration).map(|e| (e.onset, e.class)).collect();
     v.sort_by(|a, b| a.0.total_cmp(&b.0));
     Ok(v)
 }
@@ -110,7 +111,8 @@ fn condition_losses(generator: &mut Generator, seq: &SequenceConfig, test: &[Cli
             let latent = Tensor::<3>::from_data(TensorData::new(xt.clone(), [b, n, c]), &device);
             let pred = generator.net.predict_flow(latent, &ts, &cond, &ExtraInputs { step_size: Some(vec![0.0; b]), prompt: None })?;
             let p: Vec<f32> = pred.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            sums[k] += p.chunks(n * c).map(|row| row.iter().zip(&target).map(|(a, y)| ((a - y) as f64).powi(2)).sum::<f64>() / (n * c) as f64).sum::<f64>() / b as f64;
+            sums[k] +=
+                p.chunks(n * c).map(|row| row.iter().zip(&target).map(|(a, y)| ((a - y) as f64).powi(2)).sum::<f64>() / (n * c) as f64).sum::<f64>() / b as f64;
         }
     }
     let n = test.len() as f64;
@@ -188,7 +190,9 @@ fn main() -> Result<()> {
     test.truncate(limit);
     let truth: Vec<Vec<(f64, String)>> = test.iter().map(|c| transient_events(&scene_dir(test_dir, &c.id), seq.duration)).collect::<Result<_>>()?;
     let [own, other, dropped, captioned] = condition_losses(&mut generator, &seq, &test)?;
-    let loss_line = format!("flow-matching loss on the test clips (t = 0.2..0.8, no audio given): own video {own:.4}, next clip's video {other:.4}, video dropped {dropped:.4}; own video + own caption {captioned:.4}");
+    let loss_line = format!(
+        "flow-matching loss on the test clips (t = 0.2..0.8, no audio given): own video {own:.4}, next clip's video {other:.4}, video dropped {dropped:.4}; own video + own caption {captioned:.4}"
+    );
     println!("{loss_line}");
     let detector = OnsetDetector::new(OnsetConfig { sample_rate: 16_000, n_fft: 1024, hop: 256, n_mels: 80 });
 
@@ -286,8 +290,22 @@ fn main() -> Result<()> {
                 let onsets: Vec<f64> = truth[0].iter().map(|t| t.0).collect();
                 let true_mel = tokens_to_mel(&clip.mel, n_mels);
                 let panels = [
-                    foley_eval::report::MelPanel { title: format!("generated (shortcut 8 steps, cfg 2), test scene {}", clip.id), n_mels, n_frames: nf, data: &mel, frame_rate: fps, onsets: &onsets },
-                    foley_eval::report::MelPanel { title: "true audio (events.json onsets marked)".into(), n_mels, n_frames: nf, data: &true_mel, frame_rate: fps, onsets: &onsets },
+                    foley_eval::report::MelPanel {
+                        title: format!("generated (shortcut 8 steps, cfg 2), test scene {}", clip.id),
+                        n_mels,
+                        n_frames: nf,
+                        data: &mel,
+                        frame_rate: fps,
+                        onsets: &onsets,
+                    },
+                    foley_eval::report::MelPanel {
+                        title: "true audio (events.json onsets marked)".into(),
+                        n_mels,
+                        n_frames: nf,
+                        data: &true_mel,
+                        frame_rate: fps,
+                        onsets: &onsets,
+                    },
                 ];
                 foley_eval::report::write_comparison_png(&out_dir.join("gen_vs_true_mel.png"), &panels).map_err(|e| anyhow::anyhow!(e))?;
             }

@@ -207,7 +207,10 @@ impl TrainConfig {
         ensure!((0.0..1.0).contains(&r.ema_decay), "train.ema_decay must be in [0, 1)");
         ensure!(r.checkpoint_every > 0, "train.checkpoint_every must be positive");
         let m = r.mask;
-        ensure!([m.none, m.spans, m.prefix, m.suffix].iter().all(|p| *p >= 0.0) && m.none + m.spans + m.prefix + m.suffix > 0.0, "train.mask: probabilities must be >= 0 with a positive sum");
+        ensure!(
+            [m.none, m.spans, m.prefix, m.suffix].iter().all(|p| *p >= 0.0) && m.none + m.spans + m.prefix + m.suffix > 0.0,
+            "train.mask: probabilities must be >= 0 with a positive sum"
+        );
         ensure!(self.data.min_alignment.is_none() || self.data.alignment_scores.is_some(), "data.min_alignment needs data.alignment_scores");
         self.flow_config(128).validate().map_err(|e| anyhow::anyhow!("model: {e}"))?;
         Ok(())

@@ -127,11 +127,17 @@ pub fn load_clips(dirs: &[impl AsRef<Path>], seq: &SequenceConfig, text_seq_len:
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         let st = SafeTensors::deserialize(&bytes).with_context(|| format!("{}: not a safetensors shard", file.display()))?;
         let (_, meta) = SafeTensors::read_metadata(&bytes)?;
-        let items = meta.metadata().as_ref().and_then(|m| m.get("items").cloned()).with_context(|| format!("{}: no item list (not a foley extract shard)", file.display()))?;
+        let items = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("items").cloned())
+            .with_context(|| format!("{}: no item list (not a foley extract shard)", file.display()))?;
         let records: Vec<ItemRecord> = serde_json::from_str(&items).with_context(|| format!("{}: item list", file.display()))?;
         for (j, record) in records.iter().enumerate() {
             let get = |kind: &str| -> Result<(Vec<usize>, Vec<f32>)> {
-                let view = st.tensor(&format!("{j}.{kind}")).with_context(|| format!("{}: clip {} has no {kind} features (extract with --sync-model)", file.display(), record.id))?;
+                let view = st
+                    .tensor(&format!("{j}.{kind}"))
+                    .with_context(|| format!("{}: clip {} has no {kind} features (extract with --sync-model)", file.display(), record.id))?;
                 Ok((view.shape().to_vec(), view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()))
             };
             if !record.has_audio {
@@ -141,7 +147,16 @@ pub fn load_clips(dirs: &[impl AsRef<Path>], seq: &SequenceConfig, text_seq_len:
             let (sync_shape, sync) = get("sync")?;
             let (mel_shape, mel) = get("mel")?;
             if sem_shape[0] != seq.clip_seq_len() || sync_shape[0] != seq.sync_seq_len() {
-                bail!("{}: clip {} has {} semantic / {} sync frames, the {} s window needs {} / {}", file.display(), record.id, sem_shape[0], sync_shape[0], seq.duration, seq.clip_seq_len(), seq.sync_seq_len());
+                bail!(
+                    "{}: clip {} has {} semantic / {} sync frames, the {} s window needs {} / {}",
+                    file.display(),
+                    record.id,
+                    sem_shape[0],
+                    sync_shape[0],
+                    seq.duration,
+                    seq.clip_seq_len(),
+                    seq.sync_seq_len()
+                );
             }
             sync_dim = sync_shape[1];
             let fpt = mel_frames_per_token(seq);
@@ -258,7 +273,16 @@ impl Dataset {
     }
 
     /// A batch drawn with `rng` (clips, concat cuts, dropouts, masks) and noise from `noise_seed`.
-    pub fn batch(&self, size: usize, rng: &mut SplitMix64, noise_seed: u64, video_dropout: f64, text_dropout: f64, masks: &MaskProbs, device: &Device) -> Batch {
+    pub fn batch(
+        &self,
+        size: usize,
+        rng: &mut SplitMix64,
+        noise_seed: u64,
+        video_dropout: f64,
+        text_dropout: f64,
+        masks: &MaskProbs,
+        device: &Device,
+    ) -> Batch {
         let seq = &self.seq;
         let (n, c) = (seq.latent_seq_len(), self.token_channels());
         let (nc, ns, lt) = (seq.clip_seq_len(), seq.sync_seq_len(), self.data.text_seq_len);

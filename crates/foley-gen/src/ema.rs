@@ -51,11 +51,7 @@ impl Ema {
     pub fn update<M: Module>(&mut self, module: &M, step: usize) {
         let a = self.decay.min((1.0 + step as f64) / (10.0 + step as f64)) as f32;
         let current = flatten(module);
-        self.shadow = std::mem::take(&mut self.shadow)
-            .into_iter()
-            .zip(current)
-            .map(|(s, w)| s.mul_scalar(a) + w.mul_scalar(1.0 - a))
-            .collect();
+        self.shadow = std::mem::take(&mut self.shadow).into_iter().zip(current).map(|(s, w)| s.mul_scalar(a) + w.mul_scalar(1.0 - a)).collect();
     }
 
     /// `module` with the averaged weights (parameter ids kept).

@@ -246,13 +246,19 @@ pub struct Request<'a> {
 
 /// One window of `request.video` -> its waveform (`duration * 16000` samples) and log-mel
 /// tokens. `progress(stage, done, total)`.
-pub fn generate_window(generator: &mut Generator, enc: &Encoders, request: &Request, progress: &mut dyn FnMut(Stage, usize, usize)) -> Result<(Vec<f32>, Vec<f32>)> {
+pub fn generate_window(
+    generator: &mut Generator,
+    enc: &Encoders,
+    request: &Request,
+    progress: &mut dyn FnMut(Stage, usize, usize),
+) -> Result<(Vec<f32>, Vec<f32>)> {
     let seq = SequenceConfig::mmaudio_16k(request.window.duration);
     let features = video_features(enc, request.video, request.window.start, &seq, &mut |_| progress(Stage::Features, 1, 1))?;
     let lt = generator.meta.flow.text_seq_len;
     let text = request.prompt.map(|p| enc.text_tokens(p, lt)).transpose()?;
     let negative = request.negative.map(|p| enc.text_tokens(p, lt)).transpose()?;
-    let tokens = sample_tokens(generator, &seq, &features, text.as_deref(), negative.as_deref(), None, &request.options, &mut |i, n| progress(Stage::Sampling, i, n))?;
+    let tokens =
+        sample_tokens(generator, &seq, &features, text.as_deref(), negative.as_deref(), None, &request.options, &mut |i, n| progress(Stage::Sampling, i, n))?;
     progress(Stage::Vocoding, 0, 1);
     let wave = vocode(&tokens_mel(&tokens, &seq)?, &seq, request.options.seed)?;
     progress(Stage::Vocoding, 1, 1);

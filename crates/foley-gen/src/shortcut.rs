@@ -11,7 +11,15 @@ use foley_flow::{AudioPrompt, Conditions, ExtraInputs, FlowError, FlowNetwork};
 /// `v1 = f(x_t, t, q)`, `v2 = f(x_t + d v1, t + d, q)`, target `(v1 + v2) / 2`, where `q` is the
 /// step size the model is asked for (`d`, or 0 at the finest level; see [`sample_step`]).
 /// `net` should be a non-autodiff copy (the target is a constant).
-pub fn shortcut_target(net: &FlowNetwork, xt: Tensor<3>, t: &[f32], d: &[f32], query: &[f32], cond: &Conditions, prompt: Option<AudioPrompt>) -> Result<Tensor<3>, FlowError> {
+pub fn shortcut_target(
+    net: &FlowNetwork,
+    xt: Tensor<3>,
+    t: &[f32],
+    d: &[f32],
+    query: &[f32],
+    cond: &Conditions,
+    prompt: Option<AudioPrompt>,
+) -> Result<Tensor<3>, FlowError> {
     let extra = ExtraInputs { step_size: Some(query.to_vec()), prompt };
     let b = xt.dims()[0];
     let v1 = net.predict_flow(xt.clone(), t, cond, &extra)?;

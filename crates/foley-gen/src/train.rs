@@ -132,7 +132,13 @@ impl Trainer {
         let mut target = batch.x1.clone() - batch.x0.clone();
         if k > 0 {
             let valid = if r.bootstrap_ema { self.ema.apply(net.valid()) } else { net.valid() };
-            let cond = conditions(&valid, batch.clip.clone().slice([0..k]), batch.sync.clone().slice([0..k]), batch.text.clone().slice([0..k]), batch.video_drop.clone().slice([0..k]))?;
+            let cond = conditions(
+                &valid,
+                batch.clip.clone().slice([0..k]),
+                batch.sync.clone().slice([0..k]),
+                batch.text.clone().slice([0..k]),
+                batch.video_drop.clone().slice([0..k]),
+            )?;
             let sub_prompt = AudioPrompt { known: prompt.known.clone().slice([0..k]), mask: prompt.mask.clone().slice([0..k]) };
             let sc = shortcut_target(&valid, xt.clone().slice([0..k]), &t[..k], &half, &query, &cond, Some(sub_prompt))?;
             target = if k < b { Tensor::cat(vec![sc, target.slice([k..b])], 0) } else { sc };

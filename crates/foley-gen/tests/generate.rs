@@ -7,7 +7,10 @@ use burn::tensor::Device;
 use foley_encoders::ModelCache;
 use foley_gen::Generator;
 use foley_gen::config::token_channels;
-use foley_gen::generate::{Encoders, KnownAudio, Request, SampleOptions, Sampler, Window, default_model_path, default_sync_model_path, generate_window, plan_window, sample_tokens, video_features};
+use foley_gen::generate::{
+    Encoders, KnownAudio, Request, SampleOptions, Sampler, Window, default_model_path, default_sync_model_path, generate_window, plan_window, sample_tokens,
+    video_features,
+};
 use foley_seq::SequenceConfig;
 
 fn demo() -> PathBuf {

@@ -24,7 +24,16 @@ fn config(out_dir: &Path, steps: usize) -> TrainConfig {
             min_alignment: None,
             standardize_video: false,
         },
-        model: ModelConfig { hidden_dim: 32, depth: 2, fused_depth: 1, num_heads: 2, mlp_ratio: 2.0, audio_self_attn: false, aligned_video: true, init: Default::default() },
+        model: ModelConfig {
+            hidden_dim: 32,
+            depth: 2,
+            fused_depth: 1,
+            num_heads: 2,
+            mlp_ratio: 2.0,
+            audio_self_attn: false,
+            aligned_video: true,
+            init: Default::default(),
+        },
         train: RecipeConfig {
             steps,
             batch_size: 4,

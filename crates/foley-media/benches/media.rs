@@ -20,14 +20,12 @@ use foley_seq::MelConfig;
 const STAGE_ENV: &str = "FOLEY_BENCH_STAGE";
 
 fn clip() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/eval/videos/v-iashin_SpecVQGAN__data__vas__videos__gun__video_00819.mp4")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/videos/v-iashin_SpecVQGAN__data__vas__videos__gun__video_00819.mp4")
 }
 
 fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache"));
+    let base =
+        std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache"));
     base.join("foley/bench")
 }
 
@@ -126,12 +124,7 @@ fn measure(stage: &str) -> Run {
     assert!(out.status.success(), "{stage}: {}", String::from_utf8_lossy(&out.stderr));
     let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("child prints RESULT");
     let v: Vec<&str> = line.split_whitespace().collect();
-    Run {
-        seconds: v[0].parse().unwrap(),
-        items: v[1].parse().unwrap(),
-        own_kib: v[2].parse().unwrap(),
-        children_kib: v[3].parse().unwrap(),
-    }
+    Run { seconds: v[0].parse().unwrap(), items: v[1].parse().unwrap(), own_kib: v[2].parse().unwrap(), children_kib: v[3].parse().unwrap() }
 }
 
 fn main() {

@@ -14,12 +14,7 @@ pub fn decode_audio(path: &Path, sample_rate: u32) -> Result<Vec<f32>, MediaErro
 }
 
 /// Like [`decode_audio`], over `[start, start + duration)` seconds (to the end if `None`).
-pub fn decode_audio_segment(
-    path: &Path,
-    sample_rate: u32,
-    start: f64,
-    duration: Option<f64>,
-) -> Result<Vec<f32>, MediaError> {
+pub fn decode_audio_segment(path: &Path, sample_rate: u32, start: f64, duration: Option<f64>) -> Result<Vec<f32>, MediaError> {
     if sample_rate == 0 {
         return Err(MediaError::InvalidArgument("sample rate must be positive".into()));
     }
@@ -51,12 +46,7 @@ pub fn decode_audio_segment(
 /// Writes mono 32-bit float WAV (lossless for our f32 pipeline), atomically.
 pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), MediaError> {
     let out = AtomicOutput::new(path)?;
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
+    let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
     let hound_err = |e: hound::Error| MediaError::io(path, std::io::Error::other(e));
     let mut writer = hound::WavWriter::create(out.path(), spec).map_err(hound_err)?;
     for &s in samples {

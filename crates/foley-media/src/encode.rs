@@ -22,10 +22,7 @@ impl Mp4Writer {
     /// Starts an encoder for `width x height` frames at `fps` (yuv420p needs even sizes).
     pub fn create(dest: &Path, width: u32, height: u32, fps: Rational) -> Result<Self, MediaError> {
         if width == 0 || height == 0 || width % 2 == 1 || height % 2 == 1 {
-            return Err(MediaError::InvalidArgument(format!(
-                "{}: mp4 frame size must be even and non-zero, got {width}x{height}",
-                dest.display()
-            )));
+            return Err(MediaError::InvalidArgument(format!("{}: mp4 frame size must be even and non-zero, got {width}x{height}", dest.display())));
         }
         let video = AtomicOutput::new(&with_extension_tag(dest, "video"))?;
         let mut cmd = ffmpeg()?;
@@ -45,12 +42,7 @@ impl Mp4Writer {
     /// Appends one packed RGB frame.
     pub fn push_frame(&mut self, rgb: &[u8]) -> Result<(), MediaError> {
         if rgb.len() != self.frame_bytes {
-            return Err(MediaError::InvalidArgument(format!(
-                "{}: frame has {} bytes, expected {}",
-                self.dest.display(),
-                rgb.len(),
-                self.frame_bytes
-            )));
+            return Err(MediaError::InvalidArgument(format!("{}: frame has {} bytes, expected {}", self.dest.display(), rgb.len(), self.frame_bytes)));
         }
         let stdin = self.stdin.as_mut().expect("stdin open until finish");
         if stdin.write_all(rgb).is_err() {

@@ -19,9 +19,7 @@ pub(crate) fn tool_command(tool: &'static str) -> Result<Command, MediaError> {
     static FFMPEG: OnceLock<bool> = OnceLock::new();
     static FFPROBE: OnceLock<bool> = OnceLock::new();
     let cell = if tool == "ffmpeg" { &FFMPEG } else { &FFPROBE };
-    let found = *cell.get_or_init(|| {
-        Command::new(tool).arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-    });
+    let found = *cell.get_or_init(|| Command::new(tool).arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok());
     if !found {
         return Err(MediaError::MissingTool { tool });
     }
@@ -54,11 +52,7 @@ pub(crate) fn check_input(path: &Path) -> Result<(), MediaError> {
 
 /// The last few meaningful lines of ffmpeg's stderr, for an error message.
 pub(crate) fn stderr_summary(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.contains("Parsed_showinfo"))
-        .collect();
+    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty() && !l.contains("Parsed_showinfo")).collect();
     let tail = &lines[lines.len().saturating_sub(3)..];
     if tail.is_empty() { "no message".to_string() } else { tail.join("; ") }
 }

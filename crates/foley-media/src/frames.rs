@@ -108,9 +108,7 @@ impl FrameReader {
         if width == 0 || height == 0 || width > MAX_FRAME_SIDE || height > MAX_FRAME_SIDE {
             return Err(MediaError::TooLarge { path: path.into(), width, height, max: MAX_FRAME_SIDE });
         }
-        let expected = request
-            .duration
-            .map(|d| (d * request.fps.num as f64 / request.fps.den as f64 + 1e-9).floor() as usize);
+        let expected = request.duration.map(|d| (d * request.fps.num as f64 / request.fps.den as f64 + 1e-9).floor() as usize);
 
         let mut cmd = tool_command("ffmpeg")?;
         cmd.args(["-nostdin", "-nostats", "-loglevel", "info"]);
@@ -159,8 +157,7 @@ impl FrameReader {
     /// Is `pts` (stream time base) at or after target instant `k / fps`? Exact integer test.
     fn covers(&self, pts: i64, k: usize) -> bool {
         let tb = self.time_base.unwrap_or(Rational { num: 1, den: 1_000_000 });
-        (k as i128) * (self.fps.den as i128) * (tb.den as i128)
-            <= (pts as i128) * (tb.num as i128) * (self.fps.num as i128)
+        (k as i128) * (self.fps.den as i128) * (tb.den as i128) <= (pts as i128) * (tb.num as i128) * (self.fps.num as i128)
     }
 
     /// Reads the next decoded frame and its timestamp; `None` at the end of the stream.
@@ -177,10 +174,7 @@ impl FrameReader {
                 Ok(ShowInfo::TimeBase(tb)) => self.time_base = Some(tb),
                 Ok(ShowInfo::Pts(pts)) => return Ok(Some((pts, buf))),
                 Err(_) => {
-                    return Err(MediaError::Ffmpeg {
-                        path: self.path.clone(),
-                        detail: "a frame arrived without a timestamp".into(),
-                    });
+                    return Err(MediaError::Ffmpeg { path: self.path.clone(), detail: "a frame arrived without a timestamp".into() });
                 }
             }
         }
@@ -275,9 +269,7 @@ fn parse_showinfo(stderr: impl Read, tx: std::sync::mpsc::Sender<ShowInfo>) -> S
         }
         let message = if let Some(rest) = line.split("config in time_base:").nth(1) {
             let tb = rest.split(',').next().unwrap_or("").trim();
-            tb.split_once('/')
-                .and_then(|(n, d)| Rational::new(n.parse().ok()?, d.parse().ok()?))
-                .map(ShowInfo::TimeBase)
+            tb.split_once('/').and_then(|(n, d)| Rational::new(n.parse().ok()?, d.parse().ok()?)).map(ShowInfo::TimeBase)
         } else if let Some(rest) = line.split(" pts:").nth(1) {
             // A frame without a timestamp (NOPTS) is placed at the far future, never before others.
             let pts = rest.split_whitespace().next().unwrap_or("");
@@ -301,11 +293,8 @@ fn resize_filter(width: u32, height: u32, resize: Resize) -> (String, u32, u32) 
         Resize::Squash { width: w, height: h } => (format!(",scale={w}:{h}:flags=bicubic"), w, h),
         Resize::CropSquare(s) => {
             // torchvision Resize(int): the shorter side becomes s, the longer int(s * long / short).
-            let (w, h) = if width <= height {
-                (s, (s as u64 * height as u64 / width as u64) as u32)
-            } else {
-                ((s as u64 * width as u64 / height as u64) as u32, s)
-            };
+            let (w, h) =
+                if width <= height { (s, (s as u64 * height as u64 / width as u64) as u32) } else { ((s as u64 * width as u64 / height as u64) as u32, s) };
             // torchvision CenterCrop: offsets round((size - s) / 2), Python rounding (half to even).
             let x = round_half_even((w - s) as f64 / 2.0);
             let y = round_half_even((h - s) as f64 / 2.0);

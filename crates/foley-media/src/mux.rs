@@ -19,10 +19,8 @@ pub fn mux(video: &Path, audio: &Path, out: &Path) -> Result<(), MediaError> {
     if ainfo.audio.is_empty() {
         return Err(MediaError::NoAudio { path: audio.into() });
     }
-    let duration = vstream.duration.or(vinfo.duration).ok_or_else(|| MediaError::Unreadable {
-        path: video.into(),
-        detail: "the video's duration is unknown".into(),
-    })?;
+    let duration =
+        vstream.duration.or(vinfo.duration).ok_or_else(|| MediaError::Unreadable { path: video.into(), detail: "the video's duration is unknown".into() })?;
 
     // AAC takes mono or stereo in standard layouts; "1 channel (FL)" (our WAVs) or 5.1 inputs
     // are remixed by naming the channel count.

@@ -96,14 +96,9 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     if !out.status.success() {
         return Err(MediaError::Unreadable { path: path.into(), detail: stderr_summary(&stderr) });
     }
-    let parsed: ProbeJson = serde_json::from_slice(&out.stdout).map_err(|e| MediaError::Unreadable {
-        path: path.into(),
-        detail: format!("unexpected ffprobe output: {e}"),
-    })?;
-    let format = parsed.format.ok_or_else(|| MediaError::Unreadable {
-        path: path.into(),
-        detail: "ffprobe found no container".into(),
-    })?;
+    let parsed: ProbeJson =
+        serde_json::from_slice(&out.stdout).map_err(|e| MediaError::Unreadable { path: path.into(), detail: format!("unexpected ffprobe output: {e}") })?;
+    let format = parsed.format.ok_or_else(|| MediaError::Unreadable { path: path.into(), detail: "ffprobe found no container".into() })?;
     if parsed.streams.is_empty() {
         return Err(MediaError::Unreadable { path: path.into(), detail: "no audio or video streams".into() });
     }
@@ -132,13 +127,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     if let Some(v) = video.as_mut().filter(|v| v.frame_count.is_none()) {
         v.frame_count = count_packets(path, v.index).ok();
     }
-    Ok(MediaInfo {
-        path: path.display().to_string(),
-        container: format.format_name.unwrap_or_default(),
-        duration,
-        video,
-        audio,
-    })
+    Ok(MediaInfo { path: path.display().to_string(), container: format.format_name.unwrap_or_default(), duration, video, audio })
 }
 
 fn video_stream(path: &Path, s: &StreamJson) -> Result<VideoStream, MediaError> {
@@ -147,8 +136,7 @@ fn video_stream(path: &Path, s: &StreamJson) -> Result<VideoStream, MediaError> 
         return Err(MediaError::TooLarge { path: path.into(), width, height, max: MAX_FRAME_SIDE });
     }
     let rotation = rotation(s);
-    let (display_width, display_height) =
-        if rotation.rem_euclid(180) == 90 { (height, width) } else { (width, height) };
+    let (display_width, display_height) = if rotation.rem_euclid(180) == 90 { (height, width) } else { (width, height) };
     let fps = parse_rational(&s.avg_frame_rate).or_else(|| parse_rational(&s.r_frame_rate));
     Ok(VideoStream {
         index: s.index,
@@ -172,11 +160,7 @@ fn is_cover_art(s: &StreamJson) -> bool {
 
 /// Rotation from the display matrix side data, else the legacy `rotate` tag (clockwise).
 fn rotation(s: &StreamJson) -> i32 {
-    let from_matrix = s
-        .side_data_list
-        .iter()
-        .find_map(|d| d.get("rotation").and_then(serde_json::Value::as_f64))
-        .map(|r| r.round() as i32);
+    let from_matrix = s.side_data_list.iter().find_map(|d| d.get("rotation").and_then(serde_json::Value::as_f64)).map(|r| r.round() as i32);
     let from_tag = || {
         let tag = s.tags.as_ref()?.get("rotate")?;
         Some(-tag.parse::<i32>().ok()?)
@@ -193,9 +177,11 @@ fn count_packets(path: &Path, index: usize) -> Result<u64, MediaError> {
         .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
         .arg(path);
     let out = cmd.output().map_err(|e| MediaError::io(path, e))?;
-    String::from_utf8_lossy(&out.stdout).trim().trim_end_matches(',').parse().map_err(|_| {
-        MediaError::Unreadable { path: path.into(), detail: "could not count video packets".into() }
-    })
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .trim_end_matches(',')
+        .parse()
+        .map_err(|_| MediaError::Unreadable { path: path.into(), detail: "could not count video packets".into() })
 }
 
 fn parse_f64(s: &Option<String>) -> Option<f64> {

@@ -51,10 +51,7 @@ impl FromStr for Rational {
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || format!("`{s}` is not a positive rate (examples: 25, 30000/1001, 29.97)");
         let r = match s.split_once('/') {
-            Some((n, d)) => Rational::new(
-                n.trim().parse().map_err(|_| bad())?,
-                d.trim().parse().map_err(|_| bad())?,
-            ),
+            Some((n, d)) => Rational::new(n.trim().parse().map_err(|_| bad())?, d.trim().parse().map_err(|_| bad())?),
             None => match s.trim().parse::<i64>() {
                 Ok(n) => Rational::new(n, 1),
                 Err(_) => Rational::approximate(s.trim().parse::<f64>().map_err(|_| bad())?),

@@ -36,8 +36,7 @@ fn amplitude(x: &[f32], sr: u32, freq: f64) -> f64 {
 }
 
 fn only_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
 }
@@ -75,15 +74,7 @@ fn flac_round_trip_within_16_bit_quantization() {
     let err = x.iter().zip(&y).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(err <= 1.0 / 32768.0, "16-bit FLAC max error {err} (one LSB is {})", 1.0 / 32768.0);
     assert!(err > 0.0, "16-bit quantization must be visible; was the file really FLAC?");
-    let codec = common::ffprobe(&[
-        "-select_streams",
-        "a",
-        "-show_entries",
-        "stream=codec_name,sample_rate",
-        "-of",
-        "csv=p=0",
-        path.to_str().unwrap(),
-    ]);
+    let codec = common::ffprobe(&["-select_streams", "a", "-show_entries", "stream=codec_name,sample_rate", "-of", "csv=p=0", path.to_str().unwrap()]);
     assert_eq!(codec.trim(), "flac,44100");
     assert_eq!(only_files(dir.path()), ["x.flac"]);
 }
@@ -94,17 +85,7 @@ fn flac_round_trip_within_16_bit_quantization() {
 fn stereo_aac_44k_to_16k_mono() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stereo.m4a");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*1000*t):s=44100:d=3",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "192k",
-        path.to_str().unwrap(),
-    ]);
+    ffmpeg(&["-f", "lavfi", "-i", "aevalsrc=0.5*sin(2*PI*440*t)|0.5*sin(2*PI*1000*t):s=44100:d=3", "-c:a", "aac", "-b:a", "192k", path.to_str().unwrap()]);
     let info = foley_media::probe(&path).unwrap();
     assert_eq!((info.audio[0].sample_rate, info.audio[0].channels), (44_100, 2));
 

@@ -110,13 +110,12 @@ fn vfr() {
     encode_frames(&path, (W, H), (0..n).map(|i| counter_frame(i, W, H)), &["-framerate", "1000"], &out_args);
 
     // ffprobe confirms the file really is variable-rate, with exactly our timestamps.
-    let probed: Vec<u32> =
-        ffprobe(&["-select_streams", "v", "-show_entries", "frame=pts", "-of", "csv=p=0", path.to_str().unwrap()])
-            .lines()
-            .map(|l| l.trim().trim_end_matches(','))
-            .filter(|l| !l.is_empty())
-            .map(|l| l.parse().unwrap())
-            .collect();
+    let probed: Vec<u32> = ffprobe(&["-select_streams", "v", "-show_entries", "frame=pts", "-of", "csv=p=0", path.to_str().unwrap()])
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .filter(|l| !l.is_empty())
+        .map(|l| l.parse().unwrap())
+        .collect();
     assert_eq!(probed, (0..n).map(vfr_pts_ms).collect::<Vec<_>>(), "frame timestamps (ms) of the VFR file");
     let mut steps: Vec<u32> = probed.windows(2).map(|w| w[1] - w[0]).collect();
     steps.sort();
@@ -137,13 +136,7 @@ fn resize_modes_geometry() {
     let dir = tempfile::tempdir().unwrap();
     for (w, h) in [(96, 64), (64, 96)] {
         let path = dir.path().join(format!("src_{w}x{h}.mp4"));
-        encode_frames(
-            &path,
-            (w, h),
-            (0..10).map(|i| counter_frame(i + 37, w, h)),
-            &["-framerate", "25"],
-            H264_LOSSLESS,
-        );
+        encode_frames(&path, (w, h), (0..10).map(|i| counter_frame(i + 37, w, h)), &["-framerate", "25"], H264_LOSSLESS);
         let first = |resize| {
             let request = FrameRequest { fps: Rational::new(25, 1).unwrap(), start: 0.0, duration: Some(0.04), resize };
             let mut reader = FrameReader::open(&path, &request).unwrap();
@@ -197,12 +190,7 @@ fn bad_requests() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.mp4");
     encode_frames(&path, (W, H), (0..10).map(|i| counter_frame(i, W, H)), &["-framerate", "25"], H264_LOSSLESS);
-    let request = |start, duration| FrameRequest {
-        fps: Rational::new(8, 1).unwrap(),
-        start,
-        duration,
-        resize: Resize::CropSquare(32),
-    };
+    let request = |start, duration| FrameRequest { fps: Rational::new(8, 1).unwrap(), start, duration, resize: Resize::CropSquare(32) };
     assert!(matches!(FrameReader::open(&path, &request(-1.0, None)), Err(MediaError::InvalidArgument(_))));
     assert!(matches!(FrameReader::open(&path, &request(0.0, Some(0.0))), Err(MediaError::InvalidArgument(_))));
     // Starting after the end: no frame at all is an error naming the file.

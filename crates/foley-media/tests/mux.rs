@@ -23,15 +23,7 @@ fn video_packet_hashes(path: &Path) -> Vec<String> {
 
 /// Duration in seconds of the first stream of `kind` (`v` or `a`), from its packets' timestamps.
 fn stream_duration(path: &Path, kind: &str) -> f64 {
-    let out = ffprobe(&[
-        "-select_streams",
-        &format!("{kind}:0"),
-        "-show_entries",
-        "stream=duration",
-        "-of",
-        "csv=p=0",
-        path.to_str().unwrap(),
-    ]);
+    let out = ffprobe(&["-select_streams", &format!("{kind}:0"), "-show_entries", "stream=duration", "-of", "csv=p=0", path.to_str().unwrap()]);
     out.trim().trim_end_matches(',').parse().unwrap()
 }
 
@@ -64,8 +56,7 @@ fn rotated_video(dir: &Path) -> std::path::PathBuf {
 }
 
 fn names(dir: &Path) -> Vec<String> {
-    let mut n: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut n: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     n.sort();
     n
 }
@@ -81,20 +72,9 @@ fn mux_copies_video_and_fits_audio_to_it() {
 
     // Shorter: 1 s stereo 48 kHz AAC. Longer: 3.5 s mono f32 WAV at 16 kHz (our own writer).
     let short = dir.path().join("short.m4a");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=f=440:sample_rate=48000:d=1",
-        "-ac",
-        "2",
-        "-c:a",
-        "aac",
-        short.to_str().unwrap(),
-    ]);
+    ffmpeg(&["-f", "lavfi", "-i", "sine=f=440:sample_rate=48000:d=1", "-ac", "2", "-c:a", "aac", short.to_str().unwrap()]);
     let long = dir.path().join("long.wav");
-    let tone: Vec<f32> =
-        (0..56_000).map(|i| 0.5 * (std::f32::consts::TAU * 440.0 * i as f32 / 16_000.0).sin()).collect();
+    let tone: Vec<f32> = (0..56_000).map(|i| 0.5 * (std::f32::consts::TAU * 440.0 * i as f32 / 16_000.0).sin()).collect();
     write_wav(&long, &tone, 16_000).unwrap();
 
     for (audio, rate, channels) in [(&short, 48_000, 2), (&long, 16_000, 1)] {

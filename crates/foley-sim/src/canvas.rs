@@ -18,12 +18,7 @@ pub struct Canvas {
 
 fn paint(color: Rgb, alpha: f32) -> Paint<'static> {
     let mut p = Paint::default();
-    p.set_color_rgba8(
-        color[0],
-        color[1],
-        color[2],
-        (alpha.clamp(0.0, 1.0) * 255.0).round() as u8,
-    );
+    p.set_color_rgba8(color[0], color[1], color[2], (alpha.clamp(0.0, 1.0) * 255.0).round() as u8);
     p
 }
 
@@ -43,12 +38,7 @@ impl Canvas {
     pub fn new(width: u32, height: u32) -> Self {
         let pixmap = Pixmap::new(width, height).expect("frame size is validated by SceneConfig");
         let (sx, sy) = (width as f32, height as f32);
-        Self {
-            pixmap,
-            sx,
-            sy,
-            s: sx.min(sy),
-        }
+        Self { pixmap, sx, sy, s: sx.min(sy) }
     }
 
     /// Width in pixels.
@@ -71,8 +61,7 @@ impl Canvas {
         let (a, b) = self.to_px(x0.min(x1), y0.min(y1));
         let (c, d) = self.to_px(x0.max(x1), y0.max(y1));
         if let Some(r) = Rect::from_ltrb(a, b, c, d) {
-            self.pixmap
-                .fill_rect(r, &paint(color, alpha), Transform::identity(), None);
+            self.pixmap.fill_rect(r, &paint(color, alpha), Transform::identity(), None);
         }
     }
 
@@ -80,44 +69,22 @@ impl Canvas {
     pub fn circle(&mut self, cx: f32, cy: f32, r: f32, color: Rgb, alpha: f32) {
         let (x, y) = self.to_px(cx, cy);
         if let Some(path) = PathBuilder::from_circle(x, y, (r * self.s).max(0.3)) {
-            self.pixmap.fill_path(
-                &path,
-                &paint(color, alpha),
-                FillRule::Winding,
-                Transform::identity(),
-                None,
-            );
+            self.pixmap.fill_path(&path, &paint(color, alpha), FillRule::Winding, Transform::identity(), None);
         }
     }
 
     /// Fills a closed polygon.
     pub fn poly(&mut self, pts: &[(f32, f32)], color: Rgb, alpha: f32) {
         if let Some(path) = self.path(pts, true) {
-            self.pixmap.fill_path(
-                &path,
-                &paint(color, alpha),
-                FillRule::Winding,
-                Transform::identity(),
-                None,
-            );
+            self.pixmap.fill_path(&path, &paint(color, alpha), FillRule::Winding, Transform::identity(), None);
         }
     }
 
     /// Strokes a polyline of width `w` (a fraction of the shorter side) with round caps.
     pub fn line(&mut self, pts: &[(f32, f32)], w: f32, color: Rgb, alpha: f32) {
         if let Some(path) = self.path(pts, false) {
-            let stroke = Stroke {
-                width: (w * self.s).max(0.5),
-                line_cap: tiny_skia::LineCap::Round,
-                ..Stroke::default()
-            };
-            self.pixmap.stroke_path(
-                &path,
-                &paint(color, alpha),
-                &stroke,
-                Transform::identity(),
-                None,
-            );
+            let stroke = Stroke { width: (w * self.s).max(0.5), line_cap: tiny_skia::LineCap::Round, ..Stroke::default() };
+            self.pixmap.stroke_path(&path, &paint(color, alpha), &stroke, Transform::identity(), None);
         }
     }
 
@@ -138,10 +105,7 @@ impl Canvas {
     /// Fills the full-width band `[y0, y1)` with a vertical gradient, row by row (no seams).
     pub fn vertical_gradient(&mut self, y0: f32, y1: f32, top: Rgb, bottom: Rgb) {
         let (w, h) = (self.width() as usize, self.height() as usize);
-        let (r0, r1) = (
-            ((y0 * self.sy).round() as usize).min(h),
-            ((y1 * self.sy).round() as usize).min(h),
-        );
+        let (r0, r1) = (((y0 * self.sy).round() as usize).min(h), ((y1 * self.sy).round() as usize).min(h));
         let data = self.pixmap.data_mut();
         for row in r0..r1 {
             let c = mix(top, bottom, (row - r0) as f32 / (r1 - r0).max(2) as f32);

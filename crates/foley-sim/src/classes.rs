@@ -96,10 +96,7 @@ impl SoundClass {
 
     /// Position in [`SoundClass::ALL`].
     pub fn index(self) -> usize {
-        Self::ALL
-            .iter()
-            .position(|&c| c == self)
-            .expect("every class is listed in ALL")
+        Self::ALL.iter().position(|&c| c == self).expect("every class is listed in ALL")
     }
 
     /// Continuous sources loop their recording between an onset and an offset.
@@ -138,17 +135,7 @@ pub enum Surface {
 
 impl Surface {
     /// All surfaces; walkers draw their tiles uniformly from this list.
-    pub const ALL: [Surface; 9] = [
-        Self::Grass,
-        Self::Wood,
-        Self::Stone,
-        Self::Metal,
-        Self::Gravel,
-        Self::Snow,
-        Self::Water,
-        Self::Sand,
-        Self::Dirt,
-    ];
+    pub const ALL: [Surface; 9] = [Self::Grass, Self::Wood, Self::Stone, Self::Metal, Self::Gravel, Self::Snow, Self::Water, Self::Sand, Self::Dirt];
 
     /// The footstep class of this surface.
     pub fn footstep(self) -> SoundClass {
@@ -194,13 +181,7 @@ pub enum Material {
 
 impl Material {
     /// All materials; slabs draw theirs uniformly from this list.
-    pub const ALL: [Material; 5] = [
-        Self::Wood,
-        Self::Metal,
-        Self::Stone,
-        Self::Soft,
-        Self::Water,
-    ];
+    pub const ALL: [Material; 5] = [Self::Wood, Self::Metal, Self::Stone, Self::Soft, Self::Water];
 
     /// The impact class of an object landing on this material.
     pub fn impact(self) -> SoundClass {
@@ -244,14 +225,8 @@ mod tests {
     fn names_round_trip_and_match_serde() {
         for c in SoundClass::ALL {
             assert_eq!(SoundClass::from_name(c.name()), Some(c));
-            assert_eq!(
-                serde_json::to_string(&c).unwrap(),
-                format!("\"{}\"", c.name())
-            );
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{}\"", c.name()));
         }
-        assert_eq!(
-            SoundClass::ALL.iter().filter(|c| c.is_continuous()).count(),
-            3
-        );
+        assert_eq!(SoundClass::ALL.iter().filter(|c| c.is_continuous()).count(), 3);
     }
 }

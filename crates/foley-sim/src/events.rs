@@ -61,10 +61,8 @@ impl EventsFile {
 
     /// Reads an `events.json`.
     pub fn read(path: &Path) -> Result<EventsFile> {
-        let text =
-            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        serde_json::from_slice(&text)
-            .with_context(|| format!("{}: not a foley-sim events file", path.display()))
+        let text = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        serde_json::from_slice(&text).with_context(|| format!("{}: not a foley-sim events file", path.display()))
     }
 }
 

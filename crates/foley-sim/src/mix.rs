@@ -23,11 +23,7 @@ pub struct MixConfig {
 
 impl Default for MixConfig {
     fn default() -> Self {
-        Self {
-            reverb: 0.0,
-            noise_floor_db: Some(-60.0),
-            ceiling_db: -1.0,
-        }
+        Self { reverb: 0.0, noise_floor_db: Some(-60.0), ceiling_db: -1.0 }
     }
 }
 
@@ -63,10 +59,7 @@ pub fn mix(scene: &Scene, bank: &Bank, cfg: &MixConfig) -> Result<Mix> {
         let (offset, peak_gain) = match &cue.sustain {
             None => {
                 add_one_shot(&mut out, start, &rec.samples, level);
-                (
-                    (cue.onset + rec.samples.len() as f64 / sr as f64).min(cfg_scene.duration),
-                    level,
-                )
+                ((cue.onset + rec.samples.len() as f64 / sr as f64).min(cfg_scene.duration), level)
             }
             Some(s) => {
                 add_sustain(&mut out, start, rec, s, level, sr);
@@ -80,11 +73,7 @@ pub fn mix(scene: &Scene, bank: &Bank, cfg: &MixConfig) -> Result<Mix> {
         reverb(&mut out, sr, cfg.reverb);
     }
     if let Some(floor) = cfg.noise_floor_db {
-        add_noise(
-            &mut out,
-            db(floor),
-            &mut Rng::new(cfg_scene.seed).fork(0x004E_015E),
-        );
+        add_noise(&mut out, db(floor), &mut Rng::new(cfg_scene.seed).fork(0x004E_015E));
     }
     let peak = out.iter().fold(0f32, |m, v| m.max(v.abs()));
     let ceiling = db(cfg.ceiling_db);
@@ -93,11 +82,7 @@ pub fn mix(scene: &Scene, bank: &Bank, cfg: &MixConfig) -> Result<Mix> {
         out.iter_mut().for_each(|v| *v *= scale);
         events.iter_mut().for_each(|e| e.gain *= scale);
     }
-    Ok(Mix {
-        waveform: out,
-        events,
-        scale,
-    })
+    Ok(Mix { waveform: out, events, scale })
 }
 
 fn event(scene: &Scene, source: u32, cue: &Cue, offset: f64, gain: f32, rec: &Recording) -> Event {
@@ -111,12 +96,7 @@ fn event(scene: &Scene, source: u32, cue: &Cue, offset: f64, gain: f32, rec: &Re
         source,
         gain,
         frame: (cue.onset * c.fps as f64 - 1e-9).ceil() as usize,
-        bbox: [
-            px(x0, c.width),
-            px(y0, c.height),
-            px(x1, c.width),
-            px(y1, c.height),
-        ],
+        bbox: [px(x0, c.width), px(y0, c.height), px(x1, c.width), px(y1, c.height)],
         recording: rec.info.id.clone(),
     }
 }

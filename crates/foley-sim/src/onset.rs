@@ -24,14 +24,7 @@ pub struct OnsetConfig {
 
 impl Default for OnsetConfig {
     fn default() -> Self {
-        Self {
-            hop: 0.002,
-            window: 0.004,
-            rise_db: 6.0,
-            lookback: 0.03,
-            floor_db: -45.0,
-            min_gap: 0.03,
-        }
+        Self { hop: 0.002, window: 0.004, rise_db: 6.0, lookback: 0.03, floor_db: -45.0, min_gap: 0.03 }
     }
 }
 
@@ -78,9 +71,7 @@ mod tests {
     fn finds_bursts_in_noise_within_a_window() {
         let sr = 16_000;
         let mut rng = crate::rng::Rng::new(3);
-        let mut x: Vec<f32> = (0..sr * 2)
-            .map(|_| (rng.f64() as f32 - 0.5) * 0.002)
-            .collect();
+        let mut x: Vec<f32> = (0..sr * 2).map(|_| (rng.f64() as f32 - 0.5) * 0.002).collect();
         let onsets = [0.25, 0.9, 1.31];
         for &t in &onsets {
             let s = (t * sr as f64) as usize;

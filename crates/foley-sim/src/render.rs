@@ -38,25 +38,11 @@ impl Clip {
 
     /// The `events.json` contents.
     pub fn events_file(&self) -> EventsFile {
-        events_file(
-            &self.config,
-            self.sample_rate,
-            self.num_frames,
-            self.waveform.len(),
-            &self.sources,
-            &self.events,
-        )
+        events_file(&self.config, self.sample_rate, self.num_frames, self.waveform.len(), &self.sources, &self.events)
     }
 }
 
-fn events_file(
-    config: &SceneConfig,
-    sr: u32,
-    frames: usize,
-    samples: usize,
-    sources: &[SourceInfo],
-    events: &[Event],
-) -> EventsFile {
+fn events_file(config: &SceneConfig, sr: u32, frames: usize, samples: usize, sources: &[SourceInfo], events: &[Event]) -> EventsFile {
     EventsFile {
         version: EVENTS_VERSION,
         scene: config.clone(),
@@ -89,9 +75,7 @@ pub fn render_frames(scene: &Scene) -> Vec<u8> {
     let n = scene.num_frames();
     let fb = (scene.config.width * scene.config.height * 3) as usize;
     let mut frames = vec![0u8; n * fb];
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .clamp(1, 8);
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 8);
     let per = n.div_ceil(threads).max(1);
     std::thread::scope(|s| {
         for (c, chunk) in frames.chunks_mut(per * fb).enumerate() {
@@ -120,23 +104,11 @@ pub struct SceneFiles {
 
 /// Renders `config` into `dir` as `scene.mp4`, `scene.wav` and `events.json`, streaming frames
 /// into the encoder (constant memory, any duration). `progress(frame, total)` after each frame.
-pub fn write_scene(
-    config: &SceneConfig,
-    bank: &Bank,
-    mix_cfg: &MixConfig,
-    dir: &Path,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<SceneFiles> {
+pub fn write_scene(config: &SceneConfig, bank: &Bank, mix_cfg: &MixConfig, dir: &Path, progress: &mut dyn FnMut(usize, usize)) -> Result<SceneFiles> {
     let scene = Scene::generate(config)?;
     let mixed = mix(&scene, bank, mix_cfg)?;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
-    let files = SceneFiles {
-        mp4: dir.join("scene.mp4"),
-        wav: dir.join("scene.wav"),
-        events: dir.join("events.json"),
-        num_events: mixed.events.len(),
-    };
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create output directory", dir.display()))?;
+    let files = SceneFiles { mp4: dir.join("scene.mp4"), wav: dir.join("scene.wav"), events: dir.join("events.json"), num_events: mixed.events.len() };
     let fps = foley_media::Rational::new(config.fps as i64, 1).expect("fps validated");
     let work = tempfile::Builder::new().prefix(".scene-").tempdir_in(dir)?;
     let silent = work.path().join("video.mp4");
@@ -156,27 +128,14 @@ pub fn write_scene(
     write_pcm16(&pcm, &mixed.waveform, bank.sample_rate)?;
     foley_media::mux(&silent, &pcm, &files.mp4)?;
     foley_media::write_wav(&files.wav, &mixed.waveform, bank.sample_rate)?;
-    let ev = events_file(
-        config,
-        bank.sample_rate,
-        n,
-        mixed.waveform.len(),
-        &scene.sources(),
-        &mixed.events,
-    );
+    let ev = events_file(config, bank.sample_rate, n, mixed.waveform.len(), &scene.sources(), &mixed.events);
     write_atomic(&files.events, &ev.to_json())?;
     Ok(files)
 }
 
 fn write_pcm16(path: &Path, x: &[f32], sample_rate: u32) -> Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec)
-        .with_context(|| format!("{}: cannot write", path.display()))?;
+    let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).with_context(|| format!("{}: cannot write", path.display()))?;
     for v in x {
         w.write_sample((v.clamp(-1.0, 1.0) * 32767.0).round() as i16)?;
     }
@@ -186,21 +145,13 @@ fn write_pcm16(path: &Path, x: &[f32], sample_rate: u32) -> Result<()> {
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it into place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
     std::io::Write::write_all(&mut tmp, bytes)?;
     // Temporary files are created private; outputs are ordinary files.
     #[cfg(unix)]
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )?;
-    tmp.persist(path)
-        .with_context(|| format!("{}: cannot write", path.display()))?;
+    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    tmp.persist(path).with_context(|| format!("{}: cannot write", path.display()))?;
     Ok(())
 }
 

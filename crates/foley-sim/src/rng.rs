@@ -21,20 +21,12 @@ impl Rng {
     /// A generator for `seed`.
     pub fn new(seed: u64) -> Self {
         let mut sm = seed;
-        Self {
-            s: [
-                splitmix64(&mut sm),
-                splitmix64(&mut sm),
-                splitmix64(&mut sm),
-                splitmix64(&mut sm),
-            ],
-        }
+        Self { s: [splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm)] }
     }
 
     /// An independent stream for a sub-component, so adding one part never perturbs another.
     pub fn fork(&self, stream: u64) -> Self {
-        let mut sm =
-            self.s[0] ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ self.s[3].rotate_left(17);
+        let mut sm = self.s[0] ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ self.s[3].rotate_left(17);
         Self::new(splitmix64(&mut sm))
     }
 
@@ -108,10 +100,7 @@ mod tests {
         let first: Vec<u64> = (0..2).map(|_| r.next_u64()).collect();
         let mut again = Rng::new(7);
         assert_eq!(first, vec![again.next_u64(), again.next_u64()]);
-        assert_ne!(
-            Rng::new(7).fork(1).next_u64(),
-            Rng::new(7).fork(2).next_u64()
-        );
+        assert_ne!(Rng::new(7).fork(1).next_u64(), Rng::new(7).fork(2).next_u64());
         let mut u = Rng::new(1);
         let mean = (0..10_000).map(|_| u.f64()).sum::<f64>() / 10_000.0;
         assert!((mean - 0.5).abs() < 0.01);
@@ -119,9 +108,6 @@ mod tests {
             c[u.below(3)] += 1;
             c
         });
-        assert!(
-            counts.iter().all(|&c| (2700..3300).contains(&c)),
-            "{counts:?}"
-        );
+        assert!(counts.iter().all(|&c| (2700..3300).contains(&c)), "{counts:?}");
     }
 }

@@ -44,10 +44,7 @@ impl Split {
 
     /// The split a seed belongs to.
     pub fn of(seed: u64) -> Split {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.seeds().contains(&seed))
-            .unwrap_or(Self::Heldout)
+        Self::ALL.into_iter().find(|s| s.seeds().contains(&seed)).unwrap_or(Self::Heldout)
     }
 
     /// Name (`train`, `val`, `test`, `heldout`).
@@ -83,10 +80,6 @@ mod tests {
         }
         assert!(!Split::Heldout.usable_for_training());
         assert!(LONG_FORM_SEEDS.clone().all(|s| Split::of(s) == Split::Test));
-        assert!(
-            LONG_FORM_HELDOUT_SEEDS
-                .clone()
-                .all(|s| Split::of(s) == Split::Heldout)
-        );
+        assert!(LONG_FORM_HELDOUT_SEEDS.clone().all(|s| Split::of(s) == Split::Heldout));
     }
 }

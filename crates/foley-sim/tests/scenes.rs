@@ -4,11 +4,7 @@ use foley_sim::render::render_frames;
 use foley_sim::scene::{Family, Scene, SceneConfig};
 
 fn single(family: Family, seed: u64, duration: f64) -> SceneConfig {
-    SceneConfig {
-        families: vec![family],
-        distractors: false,
-        ..SceneConfig::new(seed, duration)
-    }
+    SceneConfig { families: vec![family], distractors: false, ..SceneConfig::new(seed, duration) }
 }
 
 /// Pixels of `bbox` (pixels, clipped) that differ by more than 24 levels in some channel.
@@ -28,12 +24,7 @@ fn changed_pixels(a: &[u8], b: &[u8], width: u32, bbox: [u32; 4]) -> usize {
 
 fn pixel_bbox(cfg: &SceneConfig, b: [f32; 4]) -> [u32; 4] {
     let px = |v: f32, s: u32| (v * s as f32).round().clamp(0.0, s as f32) as u32;
-    [
-        px(b[0], cfg.width),
-        px(b[1], cfg.height),
-        px(b[2], cfg.width),
-        px(b[3], cfg.height),
-    ]
+    [px(b[0], cfg.width), px(b[1], cfg.height), px(b[2], cfg.width), px(b[3], cfg.height)]
 }
 
 #[test]
@@ -41,25 +32,12 @@ fn every_family_renders_and_sounds() {
     for (i, &family) in Family::ALL.iter().enumerate() {
         let cfg = single(family, 1000 + i as u64, 6.0);
         let scene = Scene::generate(&cfg).unwrap();
-        assert!(
-            !scene.cues().is_empty(),
-            "{} made no sound in 6 s",
-            family.name()
-        );
+        assert!(!scene.cues().is_empty(), "{} made no sound in 6 s", family.name());
         let frames = render_frames(&scene);
         assert_eq!(frames.len(), 150 * 224 * 224 * 3);
         let fb = 224 * 224 * 3;
-        assert_ne!(
-            &frames[..fb],
-            &frames[149 * fb..],
-            "{} never changes",
-            family.name()
-        );
-        let sounding: Vec<_> = scene
-            .sources()
-            .into_iter()
-            .filter(|s| s.family.is_some())
-            .collect();
+        assert_ne!(&frames[..fb], &frames[149 * fb..], "{} never changes", family.name());
+        let sounding: Vec<_> = scene.sources().into_iter().filter(|s| s.family.is_some()).collect();
         assert_eq!(sounding.len(), 1);
         assert_eq!(sounding[0].family, Some(family));
     }
@@ -77,19 +55,8 @@ fn every_event_has_a_visible_change_at_its_frame() {
                 let k = (cue.onset * cfg.fps as f64 - 1e-9).ceil() as usize;
                 assert!(k >= 1 && k < scene.num_frames());
                 let bbox = pixel_bbox(&cfg, cue.bbox);
-                let changed = changed_pixels(
-                    &frames[(k - 1) * fb..k * fb],
-                    &frames[k * fb..(k + 1) * fb],
-                    cfg.width,
-                    bbox,
-                );
-                assert!(
-                    changed >= 4,
-                    "{} seed {seed}: {} at {:.3}s changes only {changed} px at frame {k}",
-                    family.name(),
-                    cue.class.name(),
-                    cue.onset
-                );
+                let changed = changed_pixels(&frames[(k - 1) * fb..k * fb], &frames[k * fb..(k + 1) * fb], cfg.width, bbox);
+                assert!(changed >= 4, "{} seed {seed}: {} at {:.3}s changes only {changed} px at frame {k}", family.name(), cue.class.name(), cue.onset);
             }
         }
     }
@@ -102,70 +69,30 @@ fn same_seed_same_bytes_other_seed_other_scene() {
     let b = Scene::generate(&cfg).unwrap();
     assert_eq!(a.cues(), b.cues());
     assert_eq!(render_frames(&a), render_frames(&b));
-    let c = Scene::generate(&SceneConfig {
-        seed: 424_243,
-        ..cfg
-    })
-    .unwrap();
+    let c = Scene::generate(&SceneConfig { seed: 424_243, ..cfg }).unwrap();
     assert_ne!(render_frames(&a), render_frames(&c));
 }
 
 #[test]
 fn any_size_and_frame_rate() {
-    let cfg = SceneConfig {
-        width: 320,
-        height: 180,
-        fps: 30,
-        ..SceneConfig::new(5, 2.0)
-    };
+    let cfg = SceneConfig { width: 320, height: 180, fps: 30, ..SceneConfig::new(5, 2.0) };
     let scene = Scene::generate(&cfg).unwrap();
     assert_eq!(scene.num_frames(), 60);
     assert_eq!(render_frames(&scene).len(), 60 * 320 * 180 * 3);
-    assert!(
-        Scene::generate(&SceneConfig {
-            width: 225,
-            ..cfg.clone()
-        })
-        .is_err()
-    );
-    assert!(
-        Scene::generate(&SceneConfig {
-            duration: f64::NAN,
-            ..cfg.clone()
-        })
-        .is_err()
-    );
+    assert!(Scene::generate(&SceneConfig { width: 225, ..cfg.clone() }).is_err());
+    assert!(Scene::generate(&SceneConfig { duration: f64::NAN, ..cfg.clone() }).is_err());
     let four = vec![Family::Drop, Family::Door, Family::Gun, Family::Fire];
-    assert!(
-        Scene::generate(&SceneConfig {
-            families: four,
-            ..cfg
-        })
-        .is_err()
-    );
+    assert!(Scene::generate(&SceneConfig { families: four, ..cfg }).is_err());
 }
 
 #[test]
 fn long_scenes_keep_generating_events() {
     // Ten minutes: every family keeps making sounds to the end, and late frames draw.
-    let cfg = SceneConfig {
-        families: vec![Family::Walk, Family::Drop, Family::Cart, Family::Door],
-        ..SceneConfig::new(899_900, 600.0)
-    };
+    let cfg = SceneConfig { families: vec![Family::Walk, Family::Drop, Family::Cart, Family::Door], ..SceneConfig::new(899_900, 600.0) };
     let scene = Scene::generate(&cfg).unwrap();
     for family in [Family::Walk, Family::Drop, Family::Cart, Family::Door] {
-        let ids: Vec<u32> = scene
-            .sources()
-            .iter()
-            .filter(|s| s.family == Some(family))
-            .map(|s| s.id)
-            .collect();
-        let last = scene
-            .cues()
-            .iter()
-            .filter(|c| ids.contains(&c.0))
-            .map(|c| c.1.onset)
-            .fold(0.0, f64::max);
+        let ids: Vec<u32> = scene.sources().iter().filter(|s| s.family == Some(family)).map(|s| s.id).collect();
+        let last = scene.cues().iter().filter(|c| ids.contains(&c.0)).map(|c| c.1.onset).fold(0.0, f64::max);
         assert!(last > 580.0, "{} stops at {last:.1}s", family.name());
     }
     let mut canvas = scene.canvas();
@@ -179,26 +106,13 @@ fn sampled_scenes_mix_families_and_distractors() {
     for seed in 0..40 {
         let scene = Scene::generate(&SceneConfig::new(seed, 8.0)).unwrap();
         let sources = scene.sources();
-        assert!(
-            sources.iter().any(|s| s.family.is_some()),
-            "seed {seed} is silent"
-        );
-        assert!(
-            sources.iter().any(|s| s.family.is_none()),
-            "seed {seed} has no distractor"
-        );
+        assert!(sources.iter().any(|s| s.family.is_some()), "seed {seed} is silent");
+        assert!(sources.iter().any(|s| s.family.is_none()), "seed {seed} has no distractor");
         families.extend(sources.iter().filter_map(|s| s.family));
         if sources.iter().filter(|s| s.family.is_some()).count() >= 2 {
             overlapping += 1;
         }
     }
-    assert_eq!(
-        families.len(),
-        Family::ALL.len(),
-        "40 seeds should cover every family"
-    );
-    assert!(
-        overlapping >= 20,
-        "only {overlapping}/40 scenes have several sources"
-    );
+    assert_eq!(families.len(), Family::ALL.len(), "40 seeds should cover every family");
+    assert!(overlapping >= 20, "only {overlapping}/40 scenes have several sources");
 }

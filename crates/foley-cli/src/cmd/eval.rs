@@ -95,11 +95,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         tracing::warn!("{note}");
     }
     if pairing.clips.is_empty() {
-        bail!(
-            "no generated file in {} has a reference of the same name in {}",
-            args.generated.display(),
-            args.reference.display()
-        );
+        bail!("no generated file in {} has a reference of the same name in {}", args.generated.display(), args.reference.display());
     }
     let precision = match args.precision {
         PrecisionArg::Tflite => Precision::TfliteHybrid,

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Args;
 use foley_encoders::ModelCache;
-use foley_encoders::sync::{default_model_path, resolve_model_path};
 use foley_encoders::extract::{ExtractOptions, Extractor, ShardSpec, is_complete, items_from_folder, items_from_manifest, plan};
+use foley_encoders::sync::{default_model_path, resolve_model_path};
 use foley_seq::SequenceConfig;
 
 use crate::output;
@@ -60,13 +60,7 @@ pub fn run(args: ExtractArgs) -> Result<()> {
     } else {
         bail!("{}: no such folder or manifest", args.input.display());
     };
-    let options = ExtractOptions {
-        max_duration: args.duration,
-        sequence,
-        items_per_shard: args.items_per_shard,
-        shard: args.shard,
-        batch: args.batch,
-    };
+    let options = ExtractOptions { max_duration: args.duration, sequence, items_per_shard: args.items_per_shard, shard: args.shard, batch: args.batch };
     let chunks = plan(&items, &args.out, &options);
     let todo: Vec<_> = chunks.iter().filter(|c| !is_complete(c)).collect();
     let skipped: usize = chunks.iter().filter(|c| is_complete(c)).map(|c| c.items.len()).sum();
@@ -85,12 +79,6 @@ pub fn run(args: ExtractArgs) -> Result<()> {
         extractor.write_chunk(chunk, &options, &mut |_| bar.inc(1))?;
     }
     bar.finish_and_clear();
-    println!(
-        "{} shard file(s) in {} ({} clip(s) extracted, {} already done)",
-        chunks.len(),
-        args.out.display(),
-        total,
-        skipped
-    );
+    println!("{} shard file(s) in {} ({} clip(s) extracted, {} already done)", chunks.len(), args.out.display(), total, skipped);
     Ok(())
 }

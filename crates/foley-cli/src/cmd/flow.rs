@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use foley_flow::{DType, Device, FlowConfig};
 use foley_flow::bench::{BenchSpec, run as run_bench};
 use foley_flow::io::{Named, forward_file, safetensors_bytes};
+use foley_flow::{DType, Device, FlowConfig};
 
 use crate::output;
 

@@ -52,8 +52,7 @@ pub fn run(args: FramesArgs) -> Result<()> {
     // Frames stream into a temporary directory beside the output; only a complete run moves
     // them into place, so a failure midway (e.g. a truncated file) leaves no partial output.
     let parent = foley_media::parent_dir(&args.output);
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("{}: cannot create the output directory", parent.display()))?;
+    std::fs::create_dir_all(&parent).with_context(|| format!("{}: cannot create the output directory", parent.display()))?;
     let staging = tempfile::Builder::new()
         .prefix(".foley-frames-")
         .tempdir_in(&parent)
@@ -78,13 +77,11 @@ pub fn run(args: FramesArgs) -> Result<()> {
 /// `output` does not exist yet).
 fn publish(staging: &Path, names: &[String], output: &Path) -> Result<()> {
     if !output.exists() {
-        return std::fs::rename(staging, output)
-            .with_context(|| format!("{}: cannot create the output directory", output.display()));
+        return std::fs::rename(staging, output).with_context(|| format!("{}: cannot create the output directory", output.display()));
     }
     anyhow::ensure!(output.is_dir(), "{}: exists and is not a directory", output.display());
     for name in names {
-        std::fs::rename(staging.join(name), output.join(name))
-            .with_context(|| format!("writing {}", output.join(name).display()))?;
+        std::fs::rename(staging.join(name), output.join(name)).with_context(|| format!("writing {}", output.join(name).display()))?;
     }
     Ok(())
 }

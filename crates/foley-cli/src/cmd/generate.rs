@@ -132,13 +132,6 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     foley_media::write_wav(wav_out.path(), &track, sr as u32).with_context(|| format!("writing {}", wav.display()))?;
     foley_media::mux(input, wav_out.path(), &out)?;
     wav_out.commit()?;
-    println!(
-        "{} s from {:.2} s of {} -> {} and {}",
-        window.duration,
-        window.start,
-        input.display(),
-        out.display(),
-        wav.display()
-    );
+    println!("{} s from {:.2} s of {} -> {} and {}", window.duration, window.start, input.display(), out.display(), wav.display());
     Ok(())
 }

@@ -78,14 +78,7 @@ pub fn run(args: MelArgs) -> Result<()> {
             config.n_mels,
             config.hop
         );
-        let panel = MelPanel {
-            title,
-            n_mels: mel.n_mels,
-            n_frames: mel.n_frames,
-            data: &mel.data,
-            frame_rate: config.frames_per_second(),
-            onsets: &[],
-        };
+        let panel = MelPanel { title, n_mels: mel.n_mels, n_frames: mel.n_frames, data: &mel.data, frame_rate: config.frames_per_second(), onsets: &[] };
         write_atomic(png, |tmp| write_comparison_png(tmp, &[panel]).map_err(anyhow::Error::msg))?;
         println!("wrote {} ({} frames, {:.2} s)", png.display(), mel.n_frames, audio.len() as f64 / config.sample_rate as f64);
     }

@@ -163,15 +163,8 @@ fn run_bank(args: BankArgs) -> Result<()> {
     })?;
     bar.finish_and_clear();
     let total: usize = report.per_class.iter().map(|c| c.1).sum();
-    let verb = if report.built {
-        "built"
-    } else {
-        "already up to date:"
-    };
-    println!(
-        "sound bank {verb} {} ({total} recordings)",
-        report.dir.display()
-    );
+    let verb = if report.built { "built" } else { "already up to date:" };
+    println!("sound bank {verb} {} ({total} recordings)", report.dir.display());
     for p in &report.packages {
         println!("  package {} {}", p.name, p.version);
     }
@@ -189,26 +182,17 @@ fn load_bank(dir: Option<PathBuf>, sample_rate: u32) -> Result<Bank> {
 fn run_render(args: RenderArgs) -> Result<()> {
     let config = args.scene.config();
     config.validate()?;
-    let noise_floor_db =
-        match args.noise_floor.as_str() {
-            "off" => None,
-            s => Some(s.parse::<f32>().with_context(|| {
-                format!("--noise-floor: `{s}` is not a number of dBFS or `off`")
-            })?),
-        };
+    let noise_floor_db = match args.noise_floor.as_str() {
+        "off" => None,
+        s => Some(s.parse::<f32>().with_context(|| format!("--noise-floor: `{s}` is not a number of dBFS or `off`"))?),
+    };
     if !(0.0..=1.0).contains(&args.reverb) {
         bail!("--reverb must be in [0, 1], got {}", args.reverb);
     }
-    let mix = MixConfig {
-        reverb: args.reverb,
-        noise_floor_db,
-        ..MixConfig::default()
-    };
+    let mix = MixConfig { reverb: args.reverb, noise_floor_db, ..MixConfig::default() };
     let bank = load_bank(args.bank, args.sample_rate)?;
     let bar = progress(config.num_frames() as u64, "frames");
-    let files = write_scene(&config, &bank, &mix, &args.output, &mut |k, _| {
-        bar.set_position(k as u64)
-    })?;
+    let files = write_scene(&config, &bank, &mix, &args.output, &mut |k, _| bar.set_position(k as u64))?;
     bar.finish_and_clear();
     println!(
         "seed {} ({} split): {} events -> {}, {}, {}",
@@ -225,13 +209,9 @@ fn run_render(args: RenderArgs) -> Result<()> {
 fn run_frames(args: FramesArgs) -> Result<()> {
     let scene = Scene::generate(&args.scene.config())?;
     if let Some(k) = args.frames.iter().find(|&&k| k >= scene.num_frames()) {
-        bail!(
-            "frame {k} is past the end of the scene ({} frames)",
-            scene.num_frames()
-        );
+        bail!("frame {k} is past the end of the scene ({} frames)", scene.num_frames());
     }
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("{}: cannot create", args.output.display()))?;
+    std::fs::create_dir_all(&args.output).with_context(|| format!("{}: cannot create", args.output.display()))?;
     for &k in &args.frames {
         let path = args.output.join(format!("{}_{k}.png", args.prefix));
         write_png(&scene, k, &path)?;
@@ -262,34 +242,16 @@ fn run_bench(args: BenchArgs) -> Result<()> {
     let spin = spinner("to mp4");
     let t = Instant::now();
     for seed in 0..args.mp4_scenes {
-        write_scene(
-            &SceneConfig::new(seed, args.duration),
-            &bank,
-            &mix,
-            &tmp.path().join(seed.to_string()),
-            &mut |_, _| {},
-        )?;
+        write_scene(&SceneConfig::new(seed, args.duration), &bank, &mix, &tmp.path().join(seed.to_string()), &mut |_, _| {})?;
     }
     let mp4 = t.elapsed().as_secs_f64();
     spin.finish_and_clear();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("| path | scenes | audio-video seconds | wall seconds | AV seconds per wall second |");
     println!("| --- | --- | --- | --- | --- |");
-    println!(
-        "| frames only, in memory ({threads} threads) | {} | {seconds:.0} | {frames_only:.2} | {:.1} |",
-        args.scenes,
-        seconds / frames_only
-    );
-    println!(
-        "| frames + mix, in memory (`render_clip`) | {} | {seconds:.0} | {full:.2} | {:.1} |",
-        args.scenes,
-        seconds / full
-    );
+    println!("| frames only, in memory ({threads} threads) | {} | {seconds:.0} | {frames_only:.2} | {:.1} |", args.scenes, seconds / frames_only);
+    println!("| frames + mix, in memory (`render_clip`) | {} | {seconds:.0} | {full:.2} | {:.1} |", args.scenes, seconds / full);
     let mp4_seconds = args.mp4_scenes as f64 * args.duration;
-    println!(
-        "| mp4 + wav + events.json (`write_scene`) | {} | {mp4_seconds:.0} | {mp4:.2} | {:.1} |",
-        args.mp4_scenes,
-        mp4_seconds / mp4
-    );
+    println!("| mp4 + wav + events.json (`write_scene`) | {} | {mp4_seconds:.0} | {mp4:.2} | {:.1} |", args.mp4_scenes, mp4_seconds / mp4);
     Ok(())
 }

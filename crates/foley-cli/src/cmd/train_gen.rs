@@ -64,7 +64,13 @@ pub fn run(args: TrainGenArgs) -> Result<()> {
     if trainer.state.step >= config.train.steps {
         let weights = out.join("gen.safetensors");
         trainer.export(&weights, if args.f32 { DType::F32 } else { DType::F16 }, &toml_text)?;
-        println!("{} steps in {:.0} s -> {} (+ .json), loss curve {}", trainer.state.step, trainer.state.wall_seconds, weights.display(), out.join("loss.png").display());
+        println!(
+            "{} steps in {:.0} s -> {} (+ .json), loss curve {}",
+            trainer.state.step,
+            trainer.state.wall_seconds,
+            weights.display(),
+            out.join("loss.png").display()
+        );
     } else {
         println!("stopped at step {} (checkpoint in {})", trainer.state.step, foley_gen::checkpoint::dir(out).display());
     }

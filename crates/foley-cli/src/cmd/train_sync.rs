@@ -164,10 +164,6 @@ pub fn run(args: TrainSyncArgs) -> Result<()> {
 /// Training progress: steps, current losses, steps/s.
 fn train_bar(steps: u64) -> ProgressBar {
     let bar = ProgressBar::new(steps);
-    bar.set_style(
-        ProgressStyle::with_template("train [{bar:32}] {pos}/{len} {msg} {per_sec} eta {eta}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
+    bar.set_style(ProgressStyle::with_template("train [{bar:32}] {pos}/{len} {msg} {per_sec} eta {eta}").expect("static template").progress_chars("=> "));
     bar
 }

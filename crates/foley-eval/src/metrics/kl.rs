@@ -24,11 +24,7 @@ fn sigmoid(logits: &[f32]) -> Vec<f64> {
 
 /// `Σ p_ref (ln p_ref - ln(p_gen + ε))`, with `0 ln 0 = 0`.
 fn kl_div(p_gen: &[f64], p_ref: &[f64]) -> f64 {
-    p_ref
-        .iter()
-        .zip(p_gen)
-        .map(|(&r, &g)| if r > 0.0 { r * (r.ln() - (g + KL_EPS).ln()) } else { 0.0 })
-        .sum()
+    p_ref.iter().zip(p_gen).map(|(&r, &g)| if r > 0.0 { r * (r.ln() - (g + KL_EPS).ln()) } else { 0.0 }).sum()
 }
 
 /// Paired KL divergences between generated and reference clips.
@@ -81,11 +77,9 @@ pub fn inception_score(logits: &[Vec<f32>], splits: usize) -> Option<(f64, f64)>
                 *qc += pc / chunk.len() as f64;
             }
         }
-        let mean_kl: f64 = chunk
-            .iter()
-            .map(|row| row.iter().zip(&q).map(|(&pc, &qc)| if pc > 0.0 { pc * (pc.ln() - qc.ln()) } else { 0.0 }).sum::<f64>())
-            .sum::<f64>()
-            / chunk.len() as f64;
+        let mean_kl: f64 =
+            chunk.iter().map(|row| row.iter().zip(&q).map(|(&pc, &qc)| if pc > 0.0 { pc * (pc.ln() - qc.ln()) } else { 0.0 }).sum::<f64>()).sum::<f64>()
+                / chunk.len() as f64;
         scores.push(mean_kl.exp());
     }
     let mean = scores.iter().sum::<f64>() / splits as f64;

@@ -54,9 +54,7 @@ pub fn average_precision(detections: &[(f64, f64)], truth: &[f64], tol: f64) -> 
     let mut used = vec![false; truth.len()];
     let (mut tp, mut sum) = (0usize, 0f64);
     for (rank, (t, _)) in order.iter().enumerate() {
-        let best = (0..truth.len())
-            .filter(|&k| !used[k] && (truth[k] - t).abs() <= tol)
-            .min_by(|&a, &b| (truth[a] - t).abs().total_cmp(&(truth[b] - t).abs()));
+        let best = (0..truth.len()).filter(|&k| !used[k] && (truth[k] - t).abs() <= tol).min_by(|&a, &b| (truth[a] - t).abs().total_cmp(&(truth[b] - t).abs()));
         if let Some(k) = best {
             used[k] = true;
             tp += 1;
@@ -108,9 +106,7 @@ pub fn sync_offset(generated: &[f32], reference: &[f32], frame_rate: f64, max_la
     }
     let (g, r) = (zero_mean_unit_norm(generated), zero_mean_unit_norm(reference));
     let max_lag = (max_lag_s * frame_rate).round() as isize;
-    let corr = |lag: isize| -> f64 {
-        r.iter().enumerate().filter_map(|(t, rv)| g.get(usize::try_from(t as isize + lag).ok()?).map(|gv| gv * rv)).sum()
-    };
+    let corr = |lag: isize| -> f64 { r.iter().enumerate().filter_map(|(t, rv)| g.get(usize::try_from(t as isize + lag).ok()?).map(|gv| gv * rv)).sum() };
     let lags: Vec<isize> = (-max_lag..=max_lag).collect();
     let values: Vec<f64> = lags.iter().map(|&l| corr(l)).collect();
     let best = (0..values.len()).max_by(|&a, &b| values[a].total_cmp(&values[b]))?;

@@ -47,21 +47,15 @@ impl Graph {
     pub fn load(dir: &Path) -> Result<Self, YamnetError> {
         let graph_path = dir.join("graph.json");
         let constants_path = dir.join("yamnet_constants.safetensors");
-        let text = std::fs::read_to_string(&graph_path)
-            .map_err(|e| YamnetError::Io { path: graph_path.clone(), source: e })?;
-        let file: GraphFile = serde_json::from_str(&text)
-            .map_err(|e| YamnetError::format(&graph_path, format!("not a graph listing: {e}")))?;
+        let text = std::fs::read_to_string(&graph_path).map_err(|e| YamnetError::Io { path: graph_path.clone(), source: e })?;
+        let file: GraphFile = serde_json::from_str(&text).map_err(|e| YamnetError::format(&graph_path, format!("not a graph listing: {e}")))?;
         let mut tensors = HashMap::new();
         for (k, v) in file.tensors {
-            let idx = k
-                .parse::<i64>()
-                .map_err(|_| YamnetError::format(&graph_path, format!("tensor key {k:?} is not an index")))?;
+            let idx = k.parse::<i64>().map_err(|_| YamnetError::format(&graph_path, format!("tensor key {k:?} is not an index")))?;
             tensors.insert(idx, v);
         }
-        let bytes = std::fs::read(&constants_path)
-            .map_err(|e| YamnetError::Io { path: constants_path.clone(), source: e })?;
-        let st = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| YamnetError::format(&constants_path, e.to_string()))?;
+        let bytes = std::fs::read(&constants_path).map_err(|e| YamnetError::Io { path: constants_path.clone(), source: e })?;
+        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| YamnetError::format(&constants_path, e.to_string()))?;
         let mut constants = HashMap::new();
         let mut int_constants = HashMap::new();
         for (name, view) in st.tensors() {
@@ -81,9 +75,7 @@ impl Graph {
     }
 
     fn info(&self, idx: i64) -> Result<&TensorInfo, YamnetError> {
-        self.tensors
-            .get(&idx)
-            .ok_or_else(|| YamnetError::format(&self.graph_path, format!("operator refers to unknown tensor {idx}")))
+        self.tensors.get(&idx).ok_or_else(|| YamnetError::format(&self.graph_path, format!("operator refers to unknown tensor {idx}")))
     }
 
     /// Shape of tensor `idx` as listed in the graph.
@@ -99,14 +91,10 @@ impl Graph {
     /// Float contents of constant tensor `idx`, checked against the listed shape.
     pub fn constant(&self, idx: i64) -> Result<Vec<f32>, YamnetError> {
         let info = self.info(idx)?;
-        let (shape, data) = self.constants.get(&info.name).ok_or_else(|| {
-            YamnetError::format(&self.constants_path, format!("missing constant {:?}", info.name))
-        })?;
+        let (shape, data) =
+            self.constants.get(&info.name).ok_or_else(|| YamnetError::format(&self.constants_path, format!("missing constant {:?}", info.name)))?;
         if *shape != info.shape {
-            return Err(YamnetError::format(
-                &self.constants_path,
-                format!("constant {:?} has shape {shape:?}, the graph says {:?}", info.name, info.shape),
-            ));
+            return Err(YamnetError::format(&self.constants_path, format!("constant {:?} has shape {shape:?}, the graph says {:?}", info.name, info.shape)));
         }
         Ok(data.clone())
     }
@@ -115,19 +103,14 @@ impl Graph {
     pub fn quantized(&self, idx: i64) -> Result<QuantizedWeight, YamnetError> {
         let data = self.constant(idx)?;
         QuantizedWeight::from_dequantized(&data).ok_or_else(|| {
-            YamnetError::format(
-                &self.constants_path,
-                format!("{:?} is not a per-tensor symmetric int8 weight", self.info(idx).map(|i| &i.name)),
-            )
+            YamnetError::format(&self.constants_path, format!("{:?} is not a per-tensor symmetric int8 weight", self.info(idx).map(|i| &i.name)))
         })
     }
 
     /// Contents of an int32 constant (shapes, indices, paddings).
     pub fn int_constant(&self, idx: i64) -> Result<Vec<i64>, YamnetError> {
         let info = self.info(idx)?;
-        self.int_constants.get(&info.name).cloned().ok_or_else(|| {
-            YamnetError::format(&self.constants_path, format!("missing int32 constant {:?}", info.name))
-        })
+        self.int_constants.get(&info.name).cloned().ok_or_else(|| YamnetError::format(&self.constants_path, format!("missing int32 constant {:?}", info.name)))
     }
 
     /// The path of the graph listing, for error messages.

@@ -98,13 +98,7 @@ pub struct HybridLinear {
 }
 
 impl HybridLinear {
-    pub fn new(
-        weight: &QuantizedWeight,
-        shape: [usize; 2],
-        bias: Option<&[f32]>,
-        precision: Precision,
-        device: &Device,
-    ) -> Self {
+    pub fn new(weight: &QuantizedWeight, shape: [usize; 2], bias: Option<&[f32]>, precision: Precision, device: &Device) -> Self {
         let values = match precision {
             Precision::TfliteHybrid => weight.values.clone(),
             Precision::Float => weight.dequantized(),
@@ -142,13 +136,7 @@ pub struct HybridPointwise {
 }
 
 impl HybridPointwise {
-    pub fn new(
-        weight: &QuantizedWeight,
-        out_in: [usize; 2],
-        bias: &[f32],
-        precision: Precision,
-        device: &Device,
-    ) -> Self {
+    pub fn new(weight: &QuantizedWeight, out_in: [usize; 2], bias: &[f32], precision: Precision, device: &Device) -> Self {
         let values = match precision {
             Precision::TfliteHybrid => weight.values.clone(),
             Precision::Float => weight.dequantized(),

@@ -150,20 +150,13 @@ impl Yamnet {
         assert_eq!(len, self.config.patch_samples(), "YAMNet patches are {} samples", self.config.patch_samples());
         let c = &self.config;
         // Frame every patch: frame f of patch p starts at sample f * hop (TF-Lite's GATHER).
-        let frames: Vec<Tensor<2>> = (0..c.patch_frames)
-            .map(|f| patches.clone().slice([0..n, f * c.hop..f * c.hop + c.window]))
-            .collect();
+        let frames: Vec<Tensor<2>> = (0..c.patch_frames).map(|f| patches.clone().slice([0..n, f * c.hop..f * c.hop + c.window])).collect();
         let frames = Tensor::stack::<3>(frames, 1).reshape([n * c.patch_frames, c.window]);
         let log_mel = self.front.forward(frames);
         let x = log_mel.clone().reshape([n, 1, c.patch_frames, c.mel_bins]);
         let embedding = self.network.embed(x);
         let logits = self.network.classify(embedding.clone());
-        YamnetOutput {
-            log_mel: log_mel.reshape([n, c.patch_frames, c.mel_bins]),
-            embedding,
-            scores: sigmoid(logits.clone()),
-            logits,
-        }
+        YamnetOutput { log_mel: log_mel.reshape([n, c.patch_frames, c.mel_bins]), embedding, scores: sigmoid(logits.clone()), logits }
     }
 
     /// Classifier logits of one embedding (e.g. a clip's mean patch embedding).

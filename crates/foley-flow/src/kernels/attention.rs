@@ -81,12 +81,52 @@ pub fn attention(q: &Tensor<4>, k: &Tensor<4>, v: &Tensor<4>) -> Option<Tensor<3
             let v0 = vp.get().add(bi * v.batch_stride + hi * d);
             let o0 = out_ptr.get().add(((bi * n + r0) * h + hi) * d);
             // scores = scale * Q K^T: K^T's element (i, j) is k[j, i].
-            gemm(rows, m, d, scores.as_mut_ptr(), 1, m as isize, false, q0, 1, q.row_stride as isize, k0, k.row_stride as isize, 1, 0.0, scale, false, false, false, Parallelism::None);
+            gemm(
+                rows,
+                m,
+                d,
+                scores.as_mut_ptr(),
+                1,
+                m as isize,
+                false,
+                q0,
+                1,
+                q.row_stride as isize,
+                k0,
+                k.row_stride as isize,
+                1,
+                0.0,
+                scale,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
             for row in scores.chunks_mut(m) {
                 super::exp::softmax(row);
             }
             // out = P V, written in the token-major layout.
-            gemm(rows, d, m, o0, 1, (h * d) as isize, false, scores.as_ptr(), 1, m as isize, v0, 1, v.row_stride as isize, 0.0, 1.0, false, false, false, Parallelism::None);
+            gemm(
+                rows,
+                d,
+                m,
+                o0,
+                1,
+                (h * d) as isize,
+                false,
+                scores.as_ptr(),
+                1,
+                m as isize,
+                v0,
+                1,
+                v.row_stride as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
         }
     });
     Some(Tensor::from_primitive::<Flex>(FlexTensor::from_data(TensorData::new(out, [b, n, h * d]))))
@@ -138,8 +178,8 @@ pub fn rms_rope(qkv: &Tensor<3>, part: usize, heads: usize, gamma: &Tensor<1>, e
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::nn::RmsNorm;
     use burn::module::Param;
+    use burn::nn::RmsNorm;
     use burn::tensor::Device;
     use burn::tensor::module::attention as sdpa;
     use burn::tensor::ops::AttentionModuleOptions;

@@ -206,7 +206,8 @@ mod tests {
         // Per-token modulation: chunks of a (B, N, 3D) matrix; global: (B, 1, 3D); at a lower
         // rate (B, 23, 3D).
         for m in [n, 1, 23] {
-            let modulation = Tensor::<3>::from_data(TensorData::new(values(b * m * 3 * d, 5).iter().map(|v| v / 40.0).collect::<Vec<_>>(), [b, m, 3 * d]), &device);
+            let modulation =
+                Tensor::<3>::from_data(TensorData::new(values(b * m * 3 * d, 5).iter().map(|v| v / 40.0).collect::<Vec<_>>(), [b, m, 3 * d]), &device);
             let [shift, scale, _] = modulation.chunk(3, 2).try_into().unwrap();
             assert!(flex_rows(&shift).is_some(), "the fast path applies");
             let want = crate::layers::modulate(crate::layers::layer_norm_plain(x.clone()), upsample_rows(shift.clone(), n), upsample_rows(scale.clone(), n));

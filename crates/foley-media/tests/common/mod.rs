@@ -8,11 +8,7 @@ use std::process::{Command, Stdio};
 
 /// Runs ffmpeg with `args` (quiet, overwriting); panics with its stderr on failure.
 pub fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("ffmpeg runs");
+    let out = Command::new("ffmpeg").args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]).args(args).output().expect("ffmpeg runs");
     assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -25,13 +21,7 @@ pub fn ffprobe(args: &[&str]) -> String {
 
 /// Pipes `frames` raw RGB frames into ffmpeg (`input_args` describe the rawvideo input's rate,
 /// `output_args` the encoding) and writes `path`.
-pub fn encode_frames(
-    path: &Path,
-    (w, h): (u32, u32),
-    frames: impl Iterator<Item = Vec<u8>>,
-    input_args: &[&str],
-    output_args: &[&str],
-) {
+pub fn encode_frames(path: &Path, (w, h): (u32, u32), frames: impl Iterator<Item = Vec<u8>>, input_args: &[&str], output_args: &[&str]) {
     let size = format!("{w}x{h}");
     let mut child = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])

@@ -48,11 +48,8 @@ pub fn build(dir: &Path, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Bui
         return Ok(report(dir, m, false));
     }
     let parent = dir.parent().context("bank directory has no parent")?;
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("{}: cannot create", parent.display()))?;
-    let work = tempfile::Builder::new()
-        .prefix(".sound-bank-build-")
-        .tempdir_in(parent)?;
+    std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create", parent.display()))?;
+    let work = tempfile::Builder::new().prefix(".sound-bank-build-").tempdir_in(parent)?;
     let out = work.path().join("bank");
 
     let mut packages = Vec::new();
@@ -62,74 +59,39 @@ pub fn build(dir: &Path, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Bui
         let version = dpkg_field(&deb, "Version")?;
         let root = work.path().join("extract").join(name);
         std::fs::create_dir_all(&root)?;
-        run(
-            Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root),
-            "dpkg-deb -x",
-        )?;
+        run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root), "dpkg-deb -x")?;
         let copyright_path = root.join("usr/share/doc").join(name).join("copyright");
-        let text = std::fs::read_to_string(&copyright_path)
-            .with_context(|| format!("{}: missing debian/copyright", copyright_path.display()))?;
+        let text = std::fs::read_to_string(&copyright_path).with_context(|| format!("{}: missing debian/copyright", copyright_path.display()))?;
         collect(name, &root, &copyright::parse(&text), &mut candidates)?;
-        packages.push(PackageInfo {
-            name: name.to_string(),
-            version,
-        });
+        packages.push(PackageInfo { name: name.to_string(), version });
     }
     candidates.sort_by(|a, b| a.info.id.cmp(&b.info.id));
     tracing::info!(files = candidates.len(), "converting labelled recordings");
 
     let recordings = convert_all(&candidates, &out, progress)?;
-    let manifest = Manifest {
-        version: BANK_VERSION,
-        packages,
-        recordings,
-    };
-    std::fs::write(
-        out.join("bank.json"),
-        serde_json::to_string_pretty(&manifest)?,
-    )?;
+    let manifest = Manifest { version: BANK_VERSION, packages, recordings };
+    std::fs::write(out.join("bank.json"), serde_json::to_string_pretty(&manifest)?)?;
     std::fs::write(out.join("ATTRIBUTION.md"), attribution(&manifest))?;
     if dir.exists() {
-        std::fs::remove_dir_all(dir)
-            .with_context(|| format!("{}: cannot replace the old bank", dir.display()))?;
+        std::fs::remove_dir_all(dir).with_context(|| format!("{}: cannot replace the old bank", dir.display()))?;
     }
-    std::fs::rename(&out, dir)
-        .with_context(|| format!("{}: cannot move the new bank into place", dir.display()))?;
+    std::fs::rename(&out, dir).with_context(|| format!("{}: cannot move the new bank into place", dir.display()))?;
     Ok(report(dir, manifest, true))
 }
 
 fn report(dir: &Path, m: Manifest, built: bool) -> BuildReport {
-    let per_class = SoundClass::ALL
-        .iter()
-        .map(|&c| (c, m.recordings.iter().filter(|r| r.class == c).count()))
-        .collect();
-    BuildReport {
-        built,
-        dir: dir.to_path_buf(),
-        packages: m.packages,
-        per_class,
-    }
+    let per_class = SoundClass::ALL.iter().map(|&c| (c, m.recordings.iter().filter(|r| r.class == c).count())).collect();
+    BuildReport { built, dir: dir.to_path_buf(), packages: m.packages, per_class }
 }
 
 fn is_complete(dir: &Path, m: &Manifest) -> bool {
-    m.version == BANK_VERSION
-        && !m.recordings.is_empty()
-        && m.recordings.iter().all(|r| {
-            SAMPLE_RATES
-                .iter()
-                .all(|&sr| dir.join(r.file(sr)).is_file())
-        })
+    m.version == BANK_VERSION && !m.recordings.is_empty() && m.recordings.iter().all(|r| SAMPLE_RATES.iter().all(|&sr| dir.join(r.file(sr)).is_file()))
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<Vec<u8>> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("cannot run {what} (is it installed?)"))?;
+    let out = cmd.output().with_context(|| format!("cannot run {what} (is it installed?)"))?;
     if !out.status.success() {
-        bail!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(out.stdout)
 }
@@ -137,23 +99,10 @@ fn run(cmd: &mut Command, what: &str) -> Result<Vec<u8>> {
 /// `apt-get download` into `dir` (refreshing the package lists once if the package is unknown).
 fn download(name: &str, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let fetch = || {
-        run(
-            Command::new("apt-get")
-                .args(["download", "-q", name])
-                .current_dir(dir),
-            &format!("apt-get download {name}"),
-        )
-    };
+    let fetch = || run(Command::new("apt-get").args(["download", "-q", name]).current_dir(dir), &format!("apt-get download {name}"));
     if fetch().is_err() {
-        tracing::warn!(
-            package = name,
-            "apt-get download failed; running apt-get update once"
-        );
-        run(
-            Command::new("apt-get").args(["update", "-q"]),
-            "apt-get update",
-        )?;
+        tracing::warn!(package = name, "apt-get download failed; running apt-get update once");
+        run(Command::new("apt-get").args(["update", "-q"]), "apt-get update")?;
         fetch()?;
     }
     let prefix = format!("{name}_");
@@ -168,10 +117,7 @@ fn download(name: &str, dir: &Path) -> Result<PathBuf> {
 }
 
 fn dpkg_field(deb: &Path, field: &str) -> Result<String> {
-    let out = run(
-        Command::new("dpkg-deb").arg("-f").arg(deb).arg(field),
-        "dpkg-deb -f",
-    )?;
+    let out = run(Command::new("dpkg-deb").arg("-f").arg(deb).arg(field), "dpkg-deb -f")?;
     Ok(String::from_utf8_lossy(&out).trim().to_string())
 }
 
@@ -179,9 +125,7 @@ fn dpkg_field(deb: &Path, field: &str) -> Result<String> {
 fn collect(package: &str, root: &Path, stanzas: &[Stanza], out: &mut Vec<Candidate>) -> Result<()> {
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<Result<_, _>>()?;
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
         entries.sort();
         for p in entries {
             if p.is_symlink() {
@@ -191,16 +135,8 @@ fn collect(package: &str, root: &Path, stanzas: &[Stanza], out: &mut Vec<Candida
                 stack.push(p);
                 continue;
             }
-            let rel = p
-                .strip_prefix(root)
-                .expect("walked under root")
-                .to_string_lossy()
-                .replace('\\', "/");
-            let file = p
-                .file_name()
-                .and_then(|f| f.to_str())
-                .unwrap_or("")
-                .to_string();
+            let rel = p.strip_prefix(root).expect("walked under root").to_string_lossy().replace('\\', "/");
+            let file = p.file_name().and_then(|f| f.to_str()).unwrap_or("").to_string();
             let licence = copyright::licence_of(stanzas, &rel);
             if file.ends_with(".pk3") {
                 let lic = licence.with_context(|| format!("{package}: no licence covers {rel}"))?;
@@ -216,13 +152,7 @@ fn collect(package: &str, root: &Path, stanzas: &[Stanza], out: &mut Vec<Candida
     Ok(())
 }
 
-fn new_info(
-    package: &str,
-    stem: &str,
-    class: SoundClass,
-    source: String,
-    lic: &copyright::Licence,
-) -> RecordingInfo {
+fn new_info(package: &str, stem: &str, class: SoundClass, source: String, lic: &copyright::Licence) -> RecordingInfo {
     let id = format!("{package}.{}", stem.replace(['/', ' '], "_"));
     RecordingInfo {
         id,
@@ -237,16 +167,9 @@ fn new_info(
 }
 
 /// Extracts the labelled members of a pk3 (a zip archive) next to it.
-fn extract_pk3(
-    package: &str,
-    pk3: &Path,
-    rel: &str,
-    lic: &copyright::Licence,
-    out: &mut Vec<Candidate>,
-) -> Result<()> {
+fn extract_pk3(package: &str, pk3: &Path, rel: &str, lic: &copyright::Licence, out: &mut Vec<Candidate>) -> Result<()> {
     let file = std::fs::File::open(pk3)?;
-    let mut zip = zip::ZipArchive::new(file)
-        .with_context(|| format!("{}: not a zip archive", pk3.display()))?;
+    let mut zip = zip::ZipArchive::new(file).with_context(|| format!("{}: not a zip archive", pk3.display()))?;
     let dir = pk3.with_extension("pk3.d");
     for i in 0..zip.len() {
         let mut member = zip.by_index(i)?;
@@ -255,40 +178,23 @@ fn extract_pk3(
             continue;
         };
         let archive = pk3.file_stem().and_then(|s| s.to_str()).unwrap_or("pk3");
-        let stem = name
-            .trim_start_matches("sound/")
-            .rsplit_once('.')
-            .map_or(name.as_str(), |s| s.0)
-            .to_string();
+        let stem = name.trim_start_matches("sound/").rsplit_once('.').map_or(name.as_str(), |s| s.0).to_string();
         let dest = dir.join(name.replace('/', "_"));
         std::fs::create_dir_all(&dir)?;
         let mut f = std::fs::File::create(&dest)?;
-        std::io::copy(&mut member, &mut f)
-            .with_context(|| format!("{}!{name}: cannot extract", pk3.display()))?;
-        let info = new_info(
-            package,
-            &format!("{archive}.{stem}"),
-            class,
-            format!("{rel}!{name}"),
-            lic,
-        );
+        std::io::copy(&mut member, &mut f).with_context(|| format!("{}!{name}: cannot extract", pk3.display()))?;
+        let info = new_info(package, &format!("{archive}.{stem}"), class, format!("{rel}!{name}"), lic);
         out.push(Candidate { info, path: dest });
     }
     Ok(())
 }
 
 /// Converts every candidate at every rate, in parallel; drops files that decode to near silence.
-fn convert_all(
-    cands: &[Candidate],
-    out: &Path,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Vec<RecordingInfo>> {
+fn convert_all(cands: &[Candidate], out: &Path, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Vec<RecordingInfo>> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Option<RecordingInfo>)>> = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(8);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
     std::thread::scope(|s| -> Result<()> {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -297,10 +203,7 @@ fn convert_all(
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(c) = cands.get(i) else { return Ok(()) };
                         let r = convert(c, out)?;
-                        results
-                            .lock()
-                            .expect("no panics while holding the lock")
-                            .push((i, r));
+                        results.lock().expect("no panics while holding the lock").push((i, r));
                         progress(done.fetch_add(1, Ordering::Relaxed) + 1, cands.len());
                     }
                 })
@@ -319,16 +222,12 @@ fn convert_all(
 /// Decodes at both rates, trims to the onset (found at 44.1 kHz) and the tail, peak-normalizes.
 fn convert(c: &Candidate, out: &Path) -> Result<Option<RecordingInfo>> {
     let hi_rate = SAMPLE_RATES[1] as f64;
-    let hi = foley_media::decode_audio(&c.path, SAMPLE_RATES[1])
-        .with_context(|| format!("{}: cannot decode", c.info.source))?;
+    let hi = foley_media::decode_audio(&c.path, SAMPLE_RATES[1]).with_context(|| format!("{}: cannot decode", c.info.source))?;
     let Some((start, end)) = trim_bounds(&hi) else {
         tracing::warn!(source = %c.info.source, "silent recording skipped");
         return Ok(None);
     };
-    let (t0, t1) = (
-        (start as f64 / hi_rate - PRE_ROLL).max(0.0),
-        end as f64 / hi_rate,
-    );
+    let (t0, t1) = ((start as f64 / hi_rate - PRE_ROLL).max(0.0), end as f64 / hi_rate);
     if t1 - t0 < MIN_DURATION {
         return Ok(None);
     }
@@ -336,15 +235,8 @@ fn convert(c: &Candidate, out: &Path) -> Result<Option<RecordingInfo>> {
     info.trimmed_start = (t0 * 1e6).round() / 1e6;
     info.duration = ((t1 - t0) * 1e6).round() / 1e6;
     for &rate in &SAMPLE_RATES {
-        let x = if rate == SAMPLE_RATES[1] {
-            hi.clone()
-        } else {
-            foley_media::decode_audio(&c.path, rate)?
-        };
-        let (a, b) = (
-            (t0 * rate as f64).round() as usize,
-            ((t1 * rate as f64).round() as usize).min(x.len()),
-        );
+        let x = if rate == SAMPLE_RATES[1] { hi.clone() } else { foley_media::decode_audio(&c.path, rate)? };
+        let (a, b) = ((t0 * rate as f64).round() as usize, ((t1 * rate as f64).round() as usize).min(x.len()));
         let y = finish(&x[a.min(b)..b], rate);
         let path = out.join(info.file(rate));
         std::fs::create_dir_all(path.parent().expect("file has a parent"))?;
@@ -375,11 +267,7 @@ fn finish(x: &[f32], rate: u32) -> Vec<f32> {
     x.iter()
         .enumerate()
         .map(|(i, v)| {
-            let k = if i + fade >= n {
-                (n - i) as f32 / fade as f32
-            } else {
-                1.0
-            };
+            let k = if i + fade >= n { (n - i) as f32 / fade as f32 } else { 1.0 };
             v / peak * k
         })
         .collect()
@@ -394,18 +282,9 @@ licences and copyright holders are read from that package's `debian/copyright`.\
     for p in &m.packages {
         s.push_str(&format!("- `{}` {}\n", p.name, p.version));
     }
-    s.push_str(
-        "\n| id | class | source | licence | copyright |\n| --- | --- | --- | --- | --- |\n",
-    );
+    s.push_str("\n| id | class | source | licence | copyright |\n| --- | --- | --- | --- | --- |\n");
     for r in &m.recordings {
-        s.push_str(&format!(
-            "| {} | {} | `{}` | {} | {} |\n",
-            r.id,
-            r.class.name(),
-            r.source,
-            r.license,
-            r.copyright.replace('|', "/")
-        ));
+        s.push_str(&format!("| {} | {} | `{}` | {} | {} |\n", r.id, r.class.name(), r.source, r.license, r.copyright.replace('|', "/")));
     }
     s
 }

@@ -36,30 +36,15 @@ pub fn parse(text: &str) -> Vec<Stanza> {
                 fields.push((k.trim().to_string(), v.trim().to_string()));
             }
         }
-        let get = |k: &str| {
-            fields
-                .iter()
-                .find(|f| f.0.eq_ignore_ascii_case(k))
-                .map(|f| f.1.clone())
-        };
+        let get = |k: &str| fields.iter().find(|f| f.0.eq_ignore_ascii_case(k)).map(|f| f.1.clone());
         let (Some(files), Some(license)) = (get("Files"), get("License")) else {
             continue;
         };
         let files = files.split_whitespace().map(str::to_string).collect();
         // The first line of License is the short name; the rest is the text.
         let license = license.lines().next().unwrap_or("").trim().to_string();
-        let copyright = get("Copyright")
-            .unwrap_or_default()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
-        out.push(Stanza {
-            files,
-            license,
-            copyright,
-        });
+        let copyright = get("Copyright").unwrap_or_default().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+        out.push(Stanza { files, license, copyright });
     }
     out
 }
@@ -71,10 +56,7 @@ pub fn licence_of(stanzas: &[Stanza], path: &str) -> Option<Licence> {
         .iter()
         .rev()
         .find(|s| s.files.iter().any(|p| pattern_matches(p, path)))
-        .map(|s| Licence {
-            license: s.license.clone(),
-            copyright: s.copyright.clone(),
-        })
+        .map(|s| Licence { license: s.license.clone(), copyright: s.copyright.clone() })
 }
 
 fn pattern_matches(pattern: &str, path: &str) -> bool {
@@ -86,9 +68,7 @@ fn pattern_matches(pattern: &str, path: &str) -> bool {
     }
     let tails = std::iter::once(path).chain(path.match_indices('/').map(|(i, _)| &path[i + 1..]));
     let tails: Vec<&str> = tails.collect();
-    candidates
-        .iter()
-        .any(|p| tails.iter().any(|t| glob_match(p, t)))
+    candidates.iter().any(|p| tails.iter().any(|t| glob_match(p, t)))
 }
 
 /// Shell-style match where `*` matches any run of characters (including `/`, as in DEP-5)
@@ -132,10 +112,7 @@ Files: mtg/mods/tnt/sounds/*\nCopyright: no-copyright\nLicense: CC0-1.0\n";
         assert_eq!(st.len(), 4);
         let root = "usr/share/games/minetest/games/minetest_game/mods";
         let lic = |p: &str| licence_of(&st, &format!("{root}/{p}")).unwrap().license;
-        assert_eq!(
-            lic("default/sounds/default_grass_footstep.1.ogg"),
-            "CC-BY-SA-3.0"
-        );
+        assert_eq!(lic("default/sounds/default_grass_footstep.1.ogg"), "CC-BY-SA-3.0");
         assert_eq!(lic("doors/sounds/doors_door_open.ogg"), "CC-BY-3.0");
         assert_eq!(lic("tnt/sounds/tnt_explode.ogg"), "CC0-1.0");
         assert_eq!(lic("default/init.lua"), "LGPL-2.1+");
@@ -145,14 +122,8 @@ Files: mtg/mods/tnt/sounds/*\nCopyright: no-copyright\nLicense: CC0-1.0\n";
     #[test]
     fn glob_semantics() {
         assert!(glob_match("*.ogg", "a/b/c.ogg"));
-        assert!(glob_match(
-            "default_*_footstep.?.ogg",
-            "default_grass_footstep.1.ogg"
-        ));
-        assert!(!glob_match(
-            "default_*_footstep.?.ogg",
-            "default_grass_footstep.ogg"
-        ));
+        assert!(glob_match("default_*_footstep.?.ogg", "default_grass_footstep.1.ogg"));
+        assert!(!glob_match("default_*_footstep.?.ogg", "default_grass_footstep.ogg"));
         assert!(glob_match("*", ""));
         assert!(!glob_match("a*b", "ac"));
     }

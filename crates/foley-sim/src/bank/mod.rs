@@ -34,9 +34,7 @@ pub fn default_dir() -> PathBuf {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
-        });
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
     cache.join("foley").join("sound-bank")
 }
 
@@ -68,9 +66,7 @@ pub struct RecordingInfo {
 impl RecordingInfo {
     /// Path of the recording at `rate`, relative to the bank directory.
     pub fn file(&self, rate: u32) -> PathBuf {
-        PathBuf::from(rate.to_string())
-            .join(self.class.name())
-            .join(format!("{}.wav", self.id))
+        PathBuf::from(rate.to_string()).join(self.class.name()).join(format!("{}.wav", self.id))
     }
 }
 
@@ -86,14 +82,8 @@ impl Manifest {
     /// Reads `dir/bank.json`.
     pub fn read(dir: &Path) -> Result<Manifest> {
         let path = dir.join("bank.json");
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{}: no sound bank here; build it with `foley sim bank`",
-                path.display()
-            )
-        })?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a valid bank manifest", path.display()))
+        let text = std::fs::read_to_string(&path).with_context(|| format!("{}: no sound bank here; build it with `foley sim bank`", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: not a valid bank manifest", path.display()))
     }
 }
 
@@ -121,11 +111,7 @@ impl Bank {
         }
         let manifest = Manifest::read(dir)?;
         if manifest.version != BANK_VERSION {
-            bail!(
-                "{}: bank version {} but this build needs {BANK_VERSION}; rerun `foley sim bank`",
-                dir.display(),
-                manifest.version
-            );
+            bail!("{}: bank version {} but this build needs {BANK_VERSION}; rerun `foley sim bank`", dir.display(), manifest.version);
         }
         let mut recordings = Vec::with_capacity(manifest.recordings.len());
         for info in manifest.recordings {
@@ -142,18 +128,12 @@ impl Bank {
         for (i, r) in recordings.iter().enumerate() {
             by_class[r.info.class.index()].push(i);
         }
-        Bank {
-            sample_rate,
-            recordings,
-            by_class,
-        }
+        Bank { sample_rate, recordings, by_class }
     }
 
     /// The recordings of `class`.
     pub fn of_class(&self, class: SoundClass) -> impl Iterator<Item = &Recording> {
-        self.by_class[class.index()]
-            .iter()
-            .map(|&i| &self.recordings[i])
+        self.by_class[class.index()].iter().map(|&i| &self.recordings[i])
     }
 
     /// The recording of `class` chosen by the random bits `pick`.
@@ -168,21 +148,10 @@ impl Bank {
 
 /// Reads a mono WAV written by the bank builder, checking its rate.
 pub fn read_wav(path: &Path, sample_rate: u32) -> Result<Vec<f32>> {
-    let reader = hound::WavReader::open(path)
-        .with_context(|| format!("{}: cannot read bank recording", path.display()))?;
+    let reader = hound::WavReader::open(path).with_context(|| format!("{}: cannot read bank recording", path.display()))?;
     let spec = reader.spec();
-    if spec.sample_rate != sample_rate
-        || spec.channels != 1
-        || spec.sample_format != hound::SampleFormat::Float
-    {
-        bail!(
-            "{}: expected mono f32 at {sample_rate} Hz, found {:?}",
-            path.display(),
-            spec
-        );
+    if spec.sample_rate != sample_rate || spec.channels != 1 || spec.sample_format != hound::SampleFormat::Float {
+        bail!("{}: expected mono f32 at {sample_rate} Hz, found {:?}", path.display(), spec);
     }
-    reader
-        .into_samples::<f32>()
-        .collect::<Result<Vec<f32>, _>>()
-        .with_context(|| format!("{}: truncated WAV", path.display()))
+    reader.into_samples::<f32>().collect::<Result<Vec<f32>, _>>().with_context(|| format!("{}: truncated WAV", path.display()))
 }

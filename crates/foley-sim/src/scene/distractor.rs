@@ -40,13 +40,7 @@ pub struct Birds {
 impl Birds {
     fn generate(rng: &mut Rng) -> Self {
         let speed = rng.range(0.05, 0.15) as f32 * if rng.chance(0.5) { 1.0 } else { -1.0 };
-        Self {
-            y: rng.range(0.06, 0.25) as f32,
-            speed,
-            x0: rng.f64() as f32,
-            flap: rng.range(5.0, 9.0) as f32,
-            count: 1 + rng.below(3),
-        }
+        Self { y: rng.range(0.06, 0.25) as f32, speed, x0: rng.f64() as f32, flap: rng.range(5.0, 9.0) as f32, count: 1 + rng.below(3) }
     }
 }
 
@@ -63,12 +57,7 @@ impl Element for Birds {
             let x = (self.x0 + self.speed * t + 0.07 * i as f32).rem_euclid(1.2) - 0.1;
             let y = self.y + 0.025 * i as f32 + 0.01 * (t * 1.3 + i as f32).sin();
             let wing = 0.02 * (t * self.flap + i as f32).sin();
-            c.line(
-                &[(x - 0.025, y - wing), (x, y), (x + 0.025, y - wing)],
-                0.006,
-                [30, 30, 40],
-                1.0,
-            );
+            c.line(&[(x - 0.025, y - wing), (x, y), (x + 0.025, y - wing)], 0.006, [30, 30, 40], 1.0);
         }
     }
     fn cues(&self) -> Vec<Cue> {
@@ -86,12 +75,7 @@ pub struct Cloud {
 
 impl Cloud {
     fn generate(rng: &mut Rng) -> Self {
-        Self {
-            y: rng.range(0.05, 0.2) as f32,
-            speed: rng.range(0.01, 0.04) as f32,
-            x0: rng.f64() as f32,
-            size: rng.range(0.03, 0.06) as f32,
-        }
+        Self { y: rng.range(0.05, 0.2) as f32, speed: rng.range(0.01, 0.04) as f32, x0: rng.f64() as f32, size: rng.range(0.03, 0.06) as f32 }
     }
 }
 
@@ -104,19 +88,8 @@ impl Element for Cloud {
     }
     fn draw(&self, t: f64, c: &mut Canvas) {
         let x = (self.x0 + self.speed * t as f32).rem_euclid(1.4) - 0.2;
-        for (dx, dy, k) in [
-            (-1.2f32, 0.3f32, 0.8f32),
-            (0.0, 0.0, 1.0),
-            (1.2, 0.3, 0.8),
-            (0.6, -0.4, 0.75),
-        ] {
-            c.circle(
-                x + dx * self.size,
-                self.y + dy * self.size,
-                self.size * k,
-                [250, 250, 252],
-                0.9,
-            );
+        for (dx, dy, k) in [(-1.2f32, 0.3f32, 0.8f32), (0.0, 0.0, 1.0), (1.2, 0.3, 0.8), (0.6, -0.4, 0.75)] {
+            c.circle(x + dx * self.size, self.y + dy * self.size, self.size * k, [250, 250, 252], 0.9);
         }
     }
     fn cues(&self) -> Vec<Cue> {
@@ -136,18 +109,8 @@ pub struct Pendulum {
 impl Pendulum {
     fn generate(rng: &mut Rng, s: Slot) -> Self {
         let len = rng.range(0.15, 0.25) as f32;
-        let color = [
-            rng.below(200) as u8 + 50,
-            rng.below(200) as u8 + 50,
-            rng.below(200) as u8 + 50,
-        ];
-        Self {
-            pivot: (s.x(0.5), s.top + 0.02),
-            len,
-            amp: rng.range(0.3, 0.8) as f32,
-            omega: (3.0 / len.sqrt()).min(9.0),
-            color,
-        }
+        let color = [rng.below(200) as u8 + 50, rng.below(200) as u8 + 50, rng.below(200) as u8 + 50];
+        Self { pivot: (s.x(0.5), s.top + 0.02), len, amp: rng.range(0.3, 0.8) as f32, omega: (3.0 / len.sqrt()).min(9.0), color }
     }
 }
 
@@ -193,11 +156,7 @@ impl Lamp {
             t += rng.range(0.2, 1.5);
         }
         let color = [255, rng.below(100) as u8 + 150, rng.below(150) as u8 + 50];
-        Self {
-            pos: (s.x(0.5), s.y(0.3)),
-            toggles,
-            color,
-        }
+        Self { pos: (s.x(0.5), s.y(0.3)), toggles, color }
     }
 }
 

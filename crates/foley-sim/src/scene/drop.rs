@@ -61,48 +61,21 @@ impl Drops {
             let mut ti = t + (2.0 * (rest - r as f64 - y0) / G).sqrt();
             let mut v = G * (ti - t);
             loop {
-                impacts.push(Impact {
-                    t: ti,
-                    v,
-                    pick: rng.next_u64(),
-                });
+                impacts.push(Impact { t: ti, v, pick: rng.next_u64() });
                 v *= e;
                 if v < V_MIN {
                     break;
                 }
                 ti += 2.0 * v / G;
             }
-            let settle = if material == Material::Water {
-                0.5
-            } else {
-                0.6
-            };
+            let settle = if material == Material::Water { 0.5 } else { 0.6 };
             let t_end = ti + settle + 0.3;
-            let color = [
-                rng.below(200) as u8 + 40,
-                rng.below(200) as u8 + 40,
-                rng.below(200) as u8 + 40,
-            ];
-            let x = (slab[0] + 0.03 + rng.f64() as f32 * (slab[2] - slab[0] - 0.06))
-                .clamp(slab[0], slab[2]);
-            falls.push(Fall {
-                t0: t,
-                x,
-                y0,
-                r,
-                color,
-                square: rng.chance(0.4),
-                impacts,
-                t_end,
-            });
+            let color = [rng.below(200) as u8 + 40, rng.below(200) as u8 + 40, rng.below(200) as u8 + 40];
+            let x = (slab[0] + 0.03 + rng.f64() as f32 * (slab[2] - slab[0] - 0.06)).clamp(slab[0], slab[2]);
+            falls.push(Fall { t0: t, x, y0, r, color, square: rng.chance(0.4), impacts, t_end });
             t = t_end + rng.range(0.3, 2.5);
         }
-        Self {
-            material,
-            slab,
-            falls,
-            texture_seed: rng.next_u64(),
-        }
+        Self { material, slab, falls, texture_seed: rng.next_u64() }
     }
 
     /// Centre height and opacity of a fall's object at `t`.
@@ -116,10 +89,7 @@ impl Drops {
         let fade = (1.0 - ((t - (f.t_end - 0.3)) / 0.3).clamp(0.0, 1.0)) as f32;
         if self.material == Material::Water {
             // Sinks below the surface and fades.
-            return (
-                rest + (t - first).min(0.5) * 0.06,
-                fade * (1.0 - ((t - first) / 0.5) as f32).max(0.2),
-            );
+            return (rest + (t - first).min(0.5) * 0.06, fade * (1.0 - ((t - first) / 0.5) as f32).max(0.2));
         }
         if t >= last {
             return (rest, fade);
@@ -143,12 +113,7 @@ impl Element for Drops {
     fn draw_static(&self, c: &mut Canvas) {
         let [x0, y0, x1, y1] = self.slab;
         c.rect(x0 - 0.004, y0 - 0.004, x1 + 0.004, y1, [40, 40, 40], 1.0);
-        draw_surface(
-            c,
-            [x0, y0, x1, y1],
-            self.material.surface(),
-            &mut Rng::new(self.texture_seed),
-        );
+        draw_surface(c, [x0, y0, x1, y1], self.material.surface(), &mut Rng::new(self.texture_seed));
     }
 
     fn draw(&self, t: f64, c: &mut Canvas) {
@@ -162,13 +127,7 @@ impl Element for Drops {
             c.rect(x - f.r, y - f.r, x + f.r, y + f.r, f.color, alpha);
         } else {
             c.circle(x, y, f.r, f.color, alpha);
-            c.circle(
-                x - f.r * 0.35,
-                y - f.r * 0.35,
-                f.r * 0.3,
-                shade(f.color, 1.5),
-                alpha,
-            );
+            c.circle(x - f.r * 0.35, y - f.r * 0.35, f.r * 0.3, shade(f.color, 1.5), alpha);
         }
         let surface_y = self.slab[1];
         for im in &f.impacts {
@@ -183,15 +142,7 @@ impl Element for Drops {
                     }
                 }
             } else {
-                draw_burst(
-                    c,
-                    x,
-                    surface_y,
-                    age,
-                    MARK,
-                    0.035 * (im.v / V_FULL).min(1.2) as f32 + 0.015,
-                    [255, 250, 220],
-                );
+                draw_burst(c, x, surface_y, age, MARK, 0.035 * (im.v / V_FULL).min(1.2) as f32 + 0.015, [255, 250, 220]);
             }
         }
     }
@@ -201,21 +152,9 @@ impl Element for Drops {
         let mut out = Vec::new();
         for f in &self.falls {
             for im in &f.impacts {
-                let bbox: Bbox = [
-                    f.x - 0.07,
-                    self.slab[1] - 0.08,
-                    f.x + 0.07,
-                    self.slab[1] + 0.03,
-                ];
+                let bbox: Bbox = [f.x - 0.07, self.slab[1] - 0.08, f.x + 0.07, self.slab[1] + 0.03];
                 let gain = (im.v / V_FULL).clamp(0.05, 1.0) as f32;
-                out.push(Cue {
-                    onset: im.t,
-                    class,
-                    gain,
-                    pick: im.pick,
-                    bbox,
-                    sustain: None,
-                });
+                out.push(Cue { onset: im.t, class, gain, pick: im.pick, bbox, sustain: None });
             }
         }
         out

@@ -39,35 +39,17 @@ impl Pane {
         let mut t = rng.range(0.6, 2.0);
         while t < duration {
             let n = 8 + rng.below(6);
-            let shards = (0..n)
-                .map(|_| {
-                    (
-                        rng.range(-0.35, 0.35) as f32,
-                        rng.range(-0.6, 0.1) as f32,
-                        rng.range(0.012, 0.03) as f32,
-                    )
-                })
-                .collect();
+            let shards = (0..n).map(|_| (rng.range(-0.35, 0.35) as f32, rng.range(-0.6, 0.1) as f32, rng.range(0.012, 0.03) as f32)).collect();
             let repaired = t + rng.range(1.5, 3.0);
             let side = if rng.chance(0.5) { -1.0 } else { 1.0 };
-            throws.push(Throw {
-                hit: t,
-                side,
-                repaired,
-                shards,
-                gain: rng.range(0.7, 1.0) as f32,
-                pick: rng.next_u64(),
-            });
+            throws.push(Throw { hit: t, side, repaired, shards, gain: rng.range(0.7, 1.0) as f32, pick: rng.next_u64() });
             t = repaired + rng.range(1.0, 3.0);
         }
         Self { rect, throws }
     }
 
     fn center(&self) -> (f32, f32) {
-        (
-            (self.rect[0] + self.rect[2]) / 2.0,
-            (self.rect[1] + self.rect[3]) / 2.0,
-        )
+        ((self.rect[0] + self.rect[2]) / 2.0, (self.rect[1] + self.rect[3]) / 2.0)
     }
 }
 
@@ -84,14 +66,7 @@ impl Element for Pane {
         let [x0, y0, x1, y1] = self.rect;
         let (cx, _) = self.center();
         c.rect(cx - 0.01, y1, cx + 0.01, 0.8, [90, 70, 50], 1.0);
-        c.rect(
-            x0 - 0.015,
-            y0 - 0.015,
-            x1 + 0.015,
-            y1 + 0.015,
-            [90, 70, 50],
-            1.0,
-        );
+        c.rect(x0 - 0.015, y0 - 0.015, x1 + 0.015, y1 + 0.015, [90, 70, 50], 1.0);
         c.rect(x0, y0, x1, y1, [60, 60, 70], 1.0);
     }
 
@@ -102,18 +77,9 @@ impl Element for Pane {
         let throw = self.throws.get(i).filter(|th| th.hit - FLIGHT <= t);
         let intact = throw.is_none_or(|th| t < th.hit);
         if intact {
-            let fade_in = if i > 0 {
-                ((t - self.throws[i - 1].repaired) / 0.3).clamp(0.0, 1.0) as f32
-            } else {
-                1.0
-            };
+            let fade_in = if i > 0 { ((t - self.throws[i - 1].repaired) / 0.3).clamp(0.0, 1.0) as f32 } else { 1.0 };
             c.rect(x0, y0, x1, y1, [170, 215, 235], 0.85 * fade_in);
-            c.line(
-                &[(x0 + 0.02, y1 - 0.04), (x0 + 0.08, y0 + 0.03)],
-                0.01,
-                [245, 250, 255],
-                0.8 * fade_in,
-            );
+            c.line(&[(x0 + 0.02, y1 - 0.04), (x0 + 0.08, y0 + 0.03)], 0.01, [245, 250, 255], 0.8 * fade_in);
         }
         let Some(th) = throw else { return };
         if t < th.hit {
@@ -133,10 +99,7 @@ impl Element for Pane {
                 let pts = [
                     (x + size * spin.cos(), y + size * spin.sin()),
                     (x + size * (spin + 2.2).cos(), y + size * (spin + 2.2).sin()),
-                    (
-                        x + 0.6 * size * (spin + 4.0).cos(),
-                        y + 0.6 * size * (spin + 4.0).sin(),
-                    ),
+                    (x + 0.6 * size * (spin + 4.0).cos(), y + 0.6 * size * (spin + 4.0).sin()),
                 ];
                 c.poly(&pts, shade([170, 215, 235], 1.1), alpha);
             }
@@ -149,14 +112,7 @@ impl Element for Pane {
     fn cues(&self) -> Vec<Cue> {
         let [x0, y0, x1, y1] = self.rect;
         let bbox: Bbox = [x0 - 0.02, y0 - 0.02, x1 + 0.02, y1 + 0.02];
-        let cue = |th: &Throw| Cue {
-            onset: th.hit,
-            class: SoundClass::GlassBreak,
-            gain: th.gain,
-            pick: th.pick,
-            bbox,
-            sustain: None,
-        };
+        let cue = |th: &Throw| Cue { onset: th.hit, class: SoundClass::GlassBreak, gain: th.gain, pick: th.pick, bbox, sustain: None };
         self.throws.iter().map(cue).collect()
     }
 }

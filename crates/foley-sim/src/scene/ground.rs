@@ -29,22 +29,14 @@ impl Ground {
             edges.push((i as f64 / n as f64 + rng.range(-0.08, 0.08) / n as f64) as f32);
         }
         edges.push(1.0);
-        let tiles = (0..n)
-            .map(|i| (edges[i], edges[i + 1], surfaces[i]))
-            .collect();
-        Self {
-            tiles,
-            texture_seed: rng.next_u64(),
-        }
+        let tiles = (0..n).map(|i| (edges[i], edges[i + 1], surfaces[i])).collect();
+        Self { tiles, texture_seed: rng.next_u64() }
     }
 
     /// The surface under scene x.
     pub fn surface_at(&self, x: f32) -> Surface {
         let x = x.clamp(0.0, 1.0);
-        self.tiles
-            .iter()
-            .find(|t| x >= t.0 && x <= t.1)
-            .map_or(self.tiles[0].2, |t| t.2)
+        self.tiles.iter().find(|t| x >= t.0 && x <= t.1).map_or(self.tiles[0].2, |t| t.2)
     }
 
     /// Draws every tile with its texture.
@@ -69,35 +61,18 @@ pub fn draw_surface(c: &mut Canvas, r: [f32; 4], s: Surface, rng: &mut Rng) {
             for _ in 0..count(2500.0) {
                 let (x, y) = at(rng);
                 let k = rng.range(0.7, 1.3) as f32;
-                c.line(
-                    &[(x, y), (x + 0.003, y - 0.012)],
-                    0.004,
-                    shade(base, k),
-                    1.0,
-                );
+                c.line(&[(x, y), (x + 0.003, y - 0.012)], 0.004, shade(base, k), 1.0);
             }
         }
         Surface::Wood => {
             let mut x = x0;
             while x < x1 {
                 let pw = rng.range(0.035, 0.055) as f32;
-                c.rect(
-                    x,
-                    y0,
-                    (x + pw).min(x1),
-                    y1,
-                    shade(base, rng.range(0.85, 1.15) as f32),
-                    1.0,
-                );
+                c.rect(x, y0, (x + pw).min(x1), y1, shade(base, rng.range(0.85, 1.15) as f32), 1.0);
                 c.line(&[(x, y0), (x, y1)], 0.004, shade(base, 0.55), 1.0);
                 for _ in 0..3 {
                     let gy = y0 + h * rng.f64() as f32;
-                    c.line(
-                        &[(x + 0.004, gy), ((x + pw - 0.004).min(x1), gy + 0.004)],
-                        0.002,
-                        shade(base, 0.75),
-                        0.8,
-                    );
+                    c.line(&[(x + 0.004, gy), ((x + pw - 0.004).min(x1), gy + 0.004)], 0.002, shade(base, 0.75), 0.8);
                 }
                 x += pw;
             }
@@ -107,24 +82,13 @@ pub fn draw_surface(c: &mut Canvas, r: [f32; 4], s: Surface, rng: &mut Rng) {
             let n = count(400.0);
             for _ in 0..n {
                 let (x, y) = at(rng);
-                c.circle(
-                    x,
-                    y,
-                    rng.range(0.015, 0.025) as f32,
-                    shade(base, rng.range(0.9, 1.2) as f32),
-                    1.0,
-                );
+                c.circle(x, y, rng.range(0.015, 0.025) as f32, shade(base, rng.range(0.9, 1.2) as f32), 1.0);
             }
         }
         Surface::Metal => {
             let mut x = x0;
             while x < x1 - 0.01 {
-                c.line(
-                    &[(x + 0.01, y0 + 0.01), (x + 0.045, y1 - 0.01)],
-                    0.01,
-                    shade(base, 1.25),
-                    0.6,
-                );
+                c.line(&[(x + 0.01, y0 + 0.01), (x + 0.045, y1 - 0.01)], 0.01, shade(base, 1.25), 0.6);
                 c.circle(x + 0.01, y0 + 0.015, 0.005, shade(base, 0.5), 1.0);
                 c.circle(x + 0.01, y1 - 0.015, 0.005, shade(base, 0.5), 1.0);
                 c.line(&[(x, y0), (x, y1)], 0.003, shade(base, 0.6), 1.0);
@@ -134,13 +98,7 @@ pub fn draw_surface(c: &mut Canvas, r: [f32; 4], s: Surface, rng: &mut Rng) {
         Surface::Gravel => {
             for _ in 0..count(3500.0) {
                 let (x, y) = at(rng);
-                c.circle(
-                    x,
-                    y,
-                    rng.range(0.003, 0.007) as f32,
-                    shade(base, rng.range(0.6, 1.6) as f32),
-                    1.0,
-                );
+                c.circle(x, y, rng.range(0.003, 0.007) as f32, shade(base, rng.range(0.6, 1.6) as f32), 1.0);
             }
         }
         Surface::Snow => {
@@ -152,12 +110,7 @@ pub fn draw_surface(c: &mut Canvas, r: [f32; 4], s: Surface, rng: &mut Rng) {
         Surface::Water => {
             for _ in 0..count(600.0) {
                 let (x, y) = at(rng);
-                c.line(
-                    &[(x, y), (x + 0.012, y - 0.004), (x + 0.024, y)],
-                    0.004,
-                    [170, 205, 250],
-                    0.8,
-                );
+                c.line(&[(x, y), (x + 0.012, y - 0.004), (x + 0.024, y)], 0.004, [170, 205, 250], 0.8);
             }
         }
         Surface::Sand => {
@@ -169,13 +122,7 @@ pub fn draw_surface(c: &mut Canvas, r: [f32; 4], s: Surface, rng: &mut Rng) {
         Surface::Dirt => {
             for _ in 0..count(600.0) {
                 let (x, y) = at(rng);
-                c.circle(
-                    x,
-                    y,
-                    rng.range(0.004, 0.012) as f32,
-                    shade(base, rng.range(0.55, 0.8) as f32),
-                    1.0,
-                );
+                c.circle(x, y, rng.range(0.004, 0.012) as f32, shade(base, rng.range(0.55, 0.8) as f32), 1.0);
             }
         }
     }

@@ -36,22 +36,13 @@ impl Gun {
         let mut t = rng.range(0.3, 2.0);
         while t < duration {
             for _ in 0..1 + rng.below(5) {
-                shots.push(Shot {
-                    t,
-                    gain: rng.range(0.75, 1.0) as f32,
-                    pick: rng.next_u64(),
-                });
+                shots.push(Shot { t, gain: rng.range(0.75, 1.0) as f32, pick: rng.next_u64() });
                 t += rng.range(0.15, 0.4);
             }
             t += rng.range(1.5, 5.0);
         }
         let grey = rng.below(60) as u8 + 40;
-        Self {
-            muzzle,
-            dir,
-            color: [grey, grey, grey + 10],
-            shots,
-        }
+        Self { muzzle, dir, color: [grey, grey, grey + 10], shots }
     }
 }
 
@@ -68,12 +59,7 @@ impl Element for Gun {
         let (mx, my) = self.muzzle;
         let base = mx - self.dir * 0.13;
         c.line(&[(base, my + 0.02), (base, 0.8)], 0.012, [70, 60, 50], 1.0);
-        c.line(
-            &[(base - 0.04, 0.8), (base, my + 0.03), (base + 0.04, 0.8)],
-            0.01,
-            [70, 60, 50],
-            1.0,
-        );
+        c.line(&[(base - 0.04, 0.8), (base, my + 0.03), (base + 0.04, 0.8)], 0.01, [70, 60, 50], 1.0);
     }
 
     fn draw(&self, t: f64, c: &mut Canvas) {
@@ -81,37 +67,14 @@ impl Element for Gun {
         let i = self.shots.partition_point(|s| s.t <= t);
         let last = i.checked_sub(1).map(|j| self.shots[j]);
         let age = last.map_or(f64::INFINITY, |s| t - s.t);
-        let kick = if age < RECOIL {
-            (0.015 * (1.0 - age / RECOIL)) as f32
-        } else {
-            0.0
-        };
+        let kick = if age < RECOIL { (0.015 * (1.0 - age / RECOIL)) as f32 } else { 0.0 };
         let mx = mx - self.dir * kick;
         let back = mx - self.dir * 0.19;
-        c.rect(
-            back.min(mx),
-            my - 0.012,
-            back.max(mx),
-            my + 0.006,
-            self.color,
-            1.0,
-        );
-        c.rect(
-            back.min(back + self.dir * 0.08),
-            my - 0.02,
-            back.max(back + self.dir * 0.08),
-            my + 0.015,
-            shade(self.color, 1.2),
-            1.0,
-        );
+        c.rect(back.min(mx), my - 0.012, back.max(mx), my + 0.006, self.color, 1.0);
+        c.rect(back.min(back + self.dir * 0.08), my - 0.02, back.max(back + self.dir * 0.08), my + 0.015, shade(self.color, 1.2), 1.0);
         let grip = back + self.dir * 0.05;
         c.poly(
-            &[
-                (grip, my),
-                (grip + self.dir * 0.025, my),
-                (grip + self.dir * 0.01, my + 0.05),
-                (grip - self.dir * 0.012, my + 0.05),
-            ],
+            &[(grip, my), (grip + self.dir * 0.025, my), (grip + self.dir * 0.01, my + 0.05), (grip - self.dir * 0.012, my + 0.05)],
             shade(self.color, 0.8),
             1.0,
         );
@@ -122,45 +85,19 @@ impl Element for Gun {
                 .map(|j| {
                     let a = j as f32 * std::f32::consts::TAU / 10.0;
                     let r = if j % 2 == 0 { 0.05 } else { 0.02 } * (0.6 + 0.4 * k);
-                    (
-                        fx + self.dir * 0.01 + a.cos() * r * 1.4,
-                        my - 0.003 + a.sin() * r,
-                    )
+                    (fx + self.dir * 0.01 + a.cos() * r * 1.4, my - 0.003 + a.sin() * r)
                 })
                 .collect();
             c.poly(&spikes, [255, 200, 60], 0.95);
             c.circle(fx, my - 0.003, 0.018, [255, 250, 200], 1.0);
-            c.line(
-                &[
-                    (fx + self.dir * 0.05, my - 0.003),
-                    (
-                        fx + self.dir * (0.05 + 0.6 * (age / FLASH) as f32 + 0.1),
-                        my - 0.003,
-                    ),
-                ],
-                0.006,
-                [255, 240, 170],
-                0.9,
-            );
+            c.line(&[(fx + self.dir * 0.05, my - 0.003), (fx + self.dir * (0.05 + 0.6 * (age / FLASH) as f32 + 0.1), my - 0.003)], 0.006, [255, 240, 170], 0.9);
         }
     }
 
     fn cues(&self) -> Vec<Cue> {
         let (mx, my) = self.muzzle;
-        let bbox: Bbox = [
-            mx.min(mx + self.dir * 0.12) - 0.02,
-            my - 0.07,
-            mx.max(mx + self.dir * 0.12) + 0.02,
-            my + 0.06,
-        ];
-        let cue = |s: &Shot| Cue {
-            onset: s.t,
-            class: SoundClass::Gunshot,
-            gain: s.gain,
-            pick: s.pick,
-            bbox,
-            sustain: None,
-        };
+        let bbox: Bbox = [mx.min(mx + self.dir * 0.12) - 0.02, my - 0.07, mx.max(mx + self.dir * 0.12) + 0.02, my + 0.06];
+        let cue = |s: &Shot| Cue { onset: s.t, class: SoundClass::Gunshot, gain: s.gain, pick: s.pick, bbox, sustain: None };
         self.shots.iter().map(cue).collect()
     }
 }

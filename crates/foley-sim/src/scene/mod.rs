@@ -63,17 +63,7 @@ pub enum Family {
 
 impl Family {
     /// All families.
-    pub const ALL: [Family; 9] = [
-        Self::Walk,
-        Self::Drop,
-        Self::Door,
-        Self::Glass,
-        Self::Gun,
-        Self::Explosion,
-        Self::Fire,
-        Self::Cart,
-        Self::Water,
-    ];
+    pub const ALL: [Family; 9] = [Self::Walk, Self::Drop, Self::Door, Self::Glass, Self::Gun, Self::Explosion, Self::Fire, Self::Cart, Self::Water];
 
     /// The families that occupy a slot, with their sampling weights (they sum to 1).
     pub const SLOT_WEIGHTS: [(Family, f64); 8] = [
@@ -200,46 +190,17 @@ impl SceneConfig {
     /// families, distractors on.
     pub fn new(seed: u64, duration: f64) -> Self {
         let fps = foley_seq::SequenceConfig::mmaudio_16k(duration).sync_frame_rate as u32;
-        Self {
-            seed,
-            duration,
-            width: 224,
-            height: 224,
-            fps,
-            families: Vec::new(),
-            distractors: true,
-        }
+        Self { seed, duration, width: 224, height: 224, fps, families: Vec::new(), distractors: true }
     }
 
     /// Checks sizes, rates and the family list.
     pub fn validate(&self) -> Result<()> {
-        ensure!(
-            self.duration.is_finite() && self.duration > 0.2,
-            "duration must be > 0.2 s, got {}",
-            self.duration
-        );
-        ensure!(
-            (16..=4096).contains(&self.width) && (16..=4096).contains(&self.height),
-            "frame size {}x{} out of 16..=4096",
-            self.width,
-            self.height
-        );
-        ensure!(
-            self.width.is_multiple_of(2) && self.height.is_multiple_of(2),
-            "frame size {}x{} must be even (H.264 4:2:0)",
-            self.width,
-            self.height
-        );
-        ensure!(
-            (1..=240).contains(&self.fps),
-            "fps {} out of 1..=240",
-            self.fps
-        );
+        ensure!(self.duration.is_finite() && self.duration > 0.2, "duration must be > 0.2 s, got {}", self.duration);
+        ensure!((16..=4096).contains(&self.width) && (16..=4096).contains(&self.height), "frame size {}x{} out of 16..=4096", self.width, self.height);
+        ensure!(self.width.is_multiple_of(2) && self.height.is_multiple_of(2), "frame size {}x{} must be even (H.264 4:2:0)", self.width, self.height);
+        ensure!((1..=240).contains(&self.fps), "fps {} out of 1..=240", self.fps);
         let slots = self.families.iter().filter(|f| **f != Family::Walk).count();
-        ensure!(
-            slots <= NUM_SLOTS,
-            "at most {NUM_SLOTS} slot families besides walk, got {slots}"
-        );
+        ensure!(slots <= NUM_SLOTS, "at most {NUM_SLOTS} slot families besides walk, got {slots}");
         Ok(())
     }
 
@@ -279,28 +240,16 @@ impl Scene {
         let ground = Ground::generate(&mut rng.fork(1), walker);
         let mut elements: Vec<Box<dyn Element>> = Vec::new();
         if config.distractors {
-            let free: Vec<Slot> = (0..NUM_SLOTS)
-                .filter(|&i| slot_families[i].is_none())
-                .map(slot)
-                .collect();
+            let free: Vec<Slot> = (0..NUM_SLOTS).filter(|&i| slot_families[i].is_none()).map(slot).collect();
             elements.extend(distractor::spawn(&mut rng.fork(2), &free, duration));
         }
         for (i, fam) in slot_families.iter().enumerate() {
             if let Some(f) = fam {
-                elements.push(spawn_in_slot(
-                    *f,
-                    &mut rng.fork(10 + i as u64),
-                    slot(i),
-                    duration,
-                ));
+                elements.push(spawn_in_slot(*f, &mut rng.fork(10 + i as u64), slot(i), duration));
             }
         }
         if walker {
-            elements.push(Box::new(walk::Walker::generate(
-                &mut rng.fork(3),
-                &ground,
-                duration,
-            )));
+            elements.push(Box::new(walk::Walker::generate(&mut rng.fork(3), &ground, duration)));
         }
 
         let mut background = Canvas::new(config.width, config.height);
@@ -324,13 +273,7 @@ impl Scene {
             }
         }
         cues.sort_by(|a, b| a.1.onset.total_cmp(&b.1.onset).then(a.0.cmp(&b.0)));
-        Ok(Scene {
-            config: config.clone(),
-            background,
-            ground,
-            elements,
-            cues,
-        })
+        Ok(Scene { config: config.clone(), background, ground, elements, cues })
     }
 
     /// Every cue with its source id, sorted by onset.
@@ -346,12 +289,7 @@ impl Scene {
     /// The sources (sounding and silent) with their ids.
     pub fn sources(&self) -> Vec<SourceInfo> {
         let it = self.elements.iter().enumerate();
-        it.map(|(i, e)| SourceInfo {
-            id: i as u32,
-            name: e.name().to_string(),
-            family: e.family(),
-        })
-        .collect()
+        it.map(|(i, e)| SourceInfo { id: i as u32, name: e.name().to_string(), family: e.family() }).collect()
     }
 
     /// Number of frames.
@@ -377,12 +315,7 @@ impl Scene {
 /// Slot `i` of the layout.
 fn slot(i: usize) -> Slot {
     let w = 1.0 / NUM_SLOTS as f32;
-    Slot {
-        x0: i as f32 * w + 0.01,
-        x1: (i + 1) as f32 * w - 0.01,
-        top: 0.3,
-        floor: GROUND_Y,
-    }
+    Slot { x0: i as f32 * w + 0.01, x1: (i + 1) as f32 * w - 0.01, top: 0.3, floor: GROUND_Y }
 }
 
 fn spawn_in_slot(f: Family, rng: &mut Rng, s: Slot, duration: f64) -> Box<dyn Element> {
@@ -400,19 +333,11 @@ fn spawn_in_slot(f: Family, rng: &mut Rng, s: Slot, duration: f64) -> Box<dyn El
 }
 
 /// Whether there is a walker, and the family of each slot.
-fn choose_families(
-    config: &SceneConfig,
-    rng: &mut Rng,
-) -> Result<(bool, [Option<Family>; NUM_SLOTS])> {
+fn choose_families(config: &SceneConfig, rng: &mut Rng) -> Result<(bool, [Option<Family>; NUM_SLOTS])> {
     let mut slots = [None; NUM_SLOTS];
     if !config.families.is_empty() {
         let walker = config.families.contains(&Family::Walk);
-        let rest: Vec<Family> = config
-            .families
-            .iter()
-            .copied()
-            .filter(|f| *f != Family::Walk)
-            .collect();
+        let rest: Vec<Family> = config.families.iter().copied().filter(|f| *f != Family::Walk).collect();
         // Spread the requested families over the slots in a seed-dependent order.
         let mut order: Vec<usize> = (0..NUM_SLOTS).collect();
         for i in (1..NUM_SLOTS).rev() {
@@ -438,11 +363,7 @@ fn choose_families(
 
 /// A vertical sky gradient with a seed-dependent hue.
 fn draw_sky(c: &mut Canvas, rng: &mut Rng) {
-    let top: Rgb = [
-        (60.0 + rng.range(0.0, 60.0)) as u8,
-        (110.0 + rng.range(0.0, 60.0)) as u8,
-        (170.0 + rng.range(0.0, 70.0)) as u8,
-    ];
+    let top: Rgb = [(60.0 + rng.range(0.0, 60.0)) as u8, (110.0 + rng.range(0.0, 60.0)) as u8, (170.0 + rng.range(0.0, 70.0)) as u8];
     let bottom = mix(top, [235, 230, 215], rng.range(0.4, 0.8) as f32);
     c.vertical_gradient(0.0, GROUND_Y, top, bottom);
 }
@@ -458,10 +379,7 @@ impl Wobble {
     /// Knots covering `duration` seconds at `rate` knots per second.
     pub fn new(rng: &mut Rng, duration: f64, rate: f64) -> Self {
         let n = (duration * rate).ceil() as usize + 2;
-        Self {
-            knots: (0..n).map(|_| rng.f64() as f32).collect(),
-            rate,
-        }
+        Self { knots: (0..n).map(|_| rng.f64() as f32).collect(), rate }
     }
 
     /// The curve at time `t`.
@@ -483,11 +401,6 @@ pub fn draw_burst(c: &mut Canvas, x: f32, y: f32, age: f64, life: f64, size: f32
     for i in 0..7 {
         let a = std::f32::consts::PI * (1.0 + i as f32 / 6.0);
         let (dx, dy) = (a.cos(), a.sin());
-        c.line(
-            &[(x + dx * r0, y + dy * r0), (x + dx * r1, y + dy * r1)],
-            0.008,
-            color,
-            1.0 - 0.7 * k,
-        );
+        c.line(&[(x + dx * r0, y + dy * r0), (x + dx * r1, y + dy * r1)], 0.008, color, 1.0 - 0.7 * k);
     }
 }

@@ -61,12 +61,7 @@ impl Walker {
             // Stand still for a while, sometimes.
             if t > 0.0 && rng.chance(0.35) {
                 let stand = rng.range(0.5, 2.5);
-                pieces.push(Piece {
-                    t0: t,
-                    t1: t + stand,
-                    x0: x,
-                    v: 0.0,
-                });
+                pieces.push(Piece { t0: t, t1: t + stand, x0: x, v: 0.0 });
                 t += stand;
             }
             let speed = rng.range(0.06, V_MAX);
@@ -80,12 +75,7 @@ impl Walker {
                     let limit = if dir > 0.0 { X_MAX } else { X_MIN };
                     let t_edge = tt + (limit - x) / (dir * speed);
                     let t_end = t_edge.min(t_next);
-                    pieces.push(Piece {
-                        t0: tt,
-                        t1: t_end,
-                        x0: x,
-                        v: dir * speed,
-                    });
+                    pieces.push(Piece { t0: tt, t1: t_end, x0: x, v: dir * speed });
                     x += dir * speed * (t_end - tt);
                     if t_edge <= t_next {
                         dir = -dir;
@@ -106,33 +96,13 @@ impl Walker {
                 t = t_next;
             }
         }
-        let shirt = [
-            rng.below(200) as u8 + 40,
-            rng.below(200) as u8 + 30,
-            rng.below(200) as u8 + 40,
-        ];
-        let trousers = shade(
-            [
-                rng.below(120) as u8 + 40,
-                rng.below(120) as u8 + 40,
-                rng.below(160) as u8 + 60,
-            ],
-            0.8,
-        );
-        Self {
-            pieces,
-            steps,
-            swing: period,
-            shirt,
-            trousers,
-        }
+        let shirt = [rng.below(200) as u8 + 40, rng.below(200) as u8 + 30, rng.below(200) as u8 + 40];
+        let trousers = shade([rng.below(120) as u8 + 40, rng.below(120) as u8 + 40, rng.below(160) as u8 + 60], 0.8);
+        Self { pieces, steps, swing: period, shirt, trousers }
     }
 
     fn body_x(&self, t: f64) -> f64 {
-        let i = self
-            .pieces
-            .partition_point(|p| p.t1 <= t)
-            .min(self.pieces.len() - 1);
+        let i = self.pieces.partition_point(|p| p.t1 <= t).min(self.pieces.len() - 1);
         let p = self.pieces[i];
         p.x0 + p.v * (t.clamp(p.t0, p.t1) - p.t0)
     }
@@ -169,52 +139,24 @@ impl Element for Walker {
         let bx = self.body_x(t) as f32;
         let hip = (bx, g - 0.45 * HEIGHT);
         let neck = (bx, g - 0.82 * HEIGHT);
-        let walking = self
-            .pieces
-            .iter()
-            .any(|p| p.v != 0.0 && t >= p.t0 && t < p.t1);
-        let arm = if walking {
-            ((t / self.swing * std::f64::consts::PI).sin() * 0.03) as f32
-        } else {
-            0.0
-        };
+        let walking = self.pieces.iter().any(|p| p.v != 0.0 && t >= p.t0 && t < p.t1);
+        let arm = if walking { ((t / self.swing * std::f64::consts::PI).sin() * 0.03) as f32 } else { 0.0 };
         for foot in 0..2 {
             let (fx, lift) = self.foot(foot, t);
             let f = (fx as f32, g - lift as f32);
-            c.line(
-                &[hip, f],
-                0.022,
-                shade(self.trousers, 1.0 - 0.2 * foot as f32),
-                1.0,
-            );
-            c.rect(
-                f.0 - 0.018,
-                f.1 - 0.012,
-                f.0 + 0.018,
-                f.1 + 0.002,
-                [40, 30, 25],
-                1.0,
-            );
+            c.line(&[hip, f], 0.022, shade(self.trousers, 1.0 - 0.2 * foot as f32), 1.0);
+            c.rect(f.0 - 0.018, f.1 - 0.012, f.0 + 0.018, f.1 + 0.002, [40, 30, 25], 1.0);
         }
         c.line(&[hip, neck], 0.04, self.shirt, 1.0);
         for s in [-1.0f32, 1.0] {
-            c.line(
-                &[(bx, neck.1 + 0.01), (bx + s * arm, g - 0.5 * HEIGHT)],
-                0.016,
-                shade(self.shirt, 0.8),
-                1.0,
-            );
+            c.line(&[(bx, neck.1 + 0.01), (bx + s * arm, g - 0.5 * HEIGHT)], 0.016, shade(self.shirt, 0.8), 1.0);
         }
         c.circle(bx, g - 0.92 * HEIGHT, 0.035, [235, 190, 150], 1.0);
         // Dust puffs (or splashes) of recent contacts.
         let first = self.steps.partition_point(|s| s.t < t - PUFF);
         for s in self.steps[first..].iter().take_while(|s| s.t <= t) {
             let age = ((t - s.t) / PUFF) as f32;
-            let color = if s.surface == Surface::Water {
-                [210, 230, 255]
-            } else {
-                shade(s.surface.color(), 1.35)
-            };
+            let color = if s.surface == Surface::Water { [210, 230, 255] } else { shade(s.surface.color(), 1.35) };
             for i in 0..5 {
                 let a = std::f32::consts::PI * (0.1 + 0.2 * i as f32);
                 let r = 0.012 + 0.035 * age;
@@ -229,14 +171,7 @@ impl Element for Walker {
         let cue = |s: &Step| {
             let x = s.x as f32;
             let bbox: Bbox = [x - 0.06, g - 0.07, x + 0.06, g + 0.03];
-            Cue {
-                onset: s.t,
-                class: s.surface.footstep(),
-                gain: s.gain,
-                pick: s.pick,
-                bbox,
-                sustain: None,
-            }
+            Cue { onset: s.t, class: s.surface.footstep(), gain: s.gain, pick: s.pick, bbox, sustain: None }
         };
         self.steps.iter().map(cue).collect()
     }

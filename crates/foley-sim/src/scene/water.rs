@@ -34,19 +34,10 @@ impl Spout {
         let mut t = rng.range(0.15, 1.5);
         while t < duration {
             let off = t + rng.range(2.0, 10.0);
-            pours.push(Pour {
-                on: t,
-                off,
-                pick: rng.next_u64(),
-            });
+            pours.push(Pour { on: t, off, pick: rng.next_u64() });
             t = off + rng.range(1.0, 4.0);
         }
-        Self {
-            mouth,
-            pool,
-            pours,
-            flow: Wobble::new(rng, duration + 1.0, 0.8),
-        }
+        Self { mouth, pool, pours, flow: Wobble::new(rng, duration + 1.0, 0.8) }
     }
 
     fn flow_at(&self, p: &Pour, t: f64) -> f32 {
@@ -72,22 +63,8 @@ impl Element for Spout {
         let [x0, y0, x1, y1] = self.pool;
         c.rect(x0 - 0.012, y0 - 0.015, x1 + 0.012, y1, [120, 115, 110], 1.0);
         c.rect(x0, y0, x1, y1, [45, 95, 170], 1.0);
-        c.rect(
-            x0 - 0.06,
-            my - 0.012,
-            mx + 0.01,
-            my + 0.012,
-            [110, 110, 120],
-            1.0,
-        );
-        c.rect(
-            mx - 0.012,
-            my - 0.012,
-            mx + 0.012,
-            my + 0.025,
-            [110, 110, 120],
-            1.0,
-        );
+        c.rect(x0 - 0.06, my - 0.012, mx + 0.01, my + 0.012, [110, 110, 120], 1.0);
+        c.rect(mx - 0.012, my - 0.012, mx + 0.012, my + 0.025, [110, 110, 120], 1.0);
     }
 
     fn draw(&self, t: f64, c: &mut Canvas) {
@@ -100,37 +77,14 @@ impl Element for Spout {
         let (vx, vy) = (mx - 0.035, my - 0.03);
         let a = pour.map_or(0.0, |p| ((t - p.on).min(0.3) * 10.0) as f32);
         c.circle(vx, vy, 0.016, [180, 40, 40], 1.0);
-        c.line(
-            &[
-                (vx - 0.014 * a.cos(), vy - 0.014 * a.sin()),
-                (vx + 0.014 * a.cos(), vy + 0.014 * a.sin()),
-            ],
-            0.005,
-            [240, 240, 240],
-            1.0,
-        );
-        c.line(
-            &[
-                (vx + 0.014 * a.sin(), vy - 0.014 * a.cos()),
-                (vx - 0.014 * a.sin(), vy + 0.014 * a.cos()),
-            ],
-            0.005,
-            [240, 240, 240],
-            1.0,
-        );
+        c.line(&[(vx - 0.014 * a.cos(), vy - 0.014 * a.sin()), (vx + 0.014 * a.cos(), vy + 0.014 * a.sin())], 0.005, [240, 240, 240], 1.0);
+        c.line(&[(vx + 0.014 * a.sin(), vy - 0.014 * a.cos()), (vx - 0.014 * a.sin(), vy + 0.014 * a.cos())], 0.005, [240, 240, 240], 1.0);
         if f <= 0.0 {
             return;
         }
         let w = 0.004 + 0.014 * f;
         c.rect(mx - w, my + 0.025, mx + w, y0, [150, 200, 250], 0.9);
-        c.rect(
-            mx - w * 0.3,
-            my + 0.025,
-            mx + w * 0.3,
-            y0,
-            [230, 245, 255],
-            0.7,
-        );
+        c.rect(mx - w * 0.3, my + 0.025, mx + w * 0.3, y0, [230, 245, 255], 0.7);
         // Ripples travel outwards from the stream; their height follows the flow.
         for k in 0..4 {
             let phase = ((t * 1.5 + k as f64 * 0.25).fract()) as f32;
@@ -138,11 +92,7 @@ impl Element for Spout {
                 let x = mx + side * (0.01 + phase * (x1 - x0) * 0.45);
                 if x > x0 && x < x1 {
                     c.line(
-                        &[
-                            (x - 0.012, y0 + 0.006),
-                            (x, y0 + 0.006 - 0.02 * f * (1.0 - phase)),
-                            (x + 0.012, y0 + 0.006),
-                        ],
+                        &[(x - 0.012, y0 + 0.006), (x, y0 + 0.006 - 0.02 * f * (1.0 - phase)), (x + 0.012, y0 + 0.006)],
                         0.004,
                         [200, 230, 255],
                         1.0 - phase,
@@ -159,22 +109,9 @@ impl Element for Spout {
         let bbox: Bbox = [x0.min(mx - 0.05), my - 0.05, x1, y1];
         let cue = |p: &Pour| {
             let n = ((p.off - p.on) * CONTROL_RATE).ceil() as usize + 1;
-            let gain = (0..n)
-                .map(|k| self.flow_at(p, (p.on + k as f64 / CONTROL_RATE).min(p.off - 1e-9)))
-                .collect();
-            let sustain = Sustain {
-                offset: p.off,
-                gain,
-                rate: vec![1.0; n],
-            };
-            Cue {
-                onset: p.on,
-                class: SoundClass::Water,
-                gain: 1.0,
-                pick: p.pick,
-                bbox,
-                sustain: Some(sustain),
-            }
+            let gain = (0..n).map(|k| self.flow_at(p, (p.on + k as f64 / CONTROL_RATE).min(p.off - 1e-9))).collect();
+            let sustain = Sustain { offset: p.off, gain, rate: vec![1.0; n] };
+            Cue { onset: p.on, class: SoundClass::Water, gain: 1.0, pick: p.pick, bbox, sustain: Some(sustain) }
         };
         self.pours.iter().map(cue).collect()
     }
