@@ -35,7 +35,7 @@ use std::path::PathBuf;
 pub use burn::tensor::{DType, Device};
 pub use conditions::Conditions;
 pub use config::{Extensions, FlowConfig};
-pub use network::{AudioPrompt, ExtraInputs, FlowNetwork};
+pub use network::{AudioPrompt, ExtraInputs, FlowNetwork, InputBranch};
 pub use weights::{KeyReport, StateDict};
 
 /// Everything that can go wrong in this crate.

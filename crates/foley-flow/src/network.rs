@@ -64,7 +64,8 @@ impl InputBranch {
         Self { proj: SeqConv::new(&vb.pp(0), c_in, d, kernel, true), act, mlp: SwiGlu::new(&vb.pp(mlp_index), d, h, mlp_kernel) }
     }
 
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    /// `(B, N, c_in)` features -> `(B, N, hidden)` tokens.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.mlp.forward(self.act.apply(self.proj.forward(x)))
     }
 }

@@ -28,7 +28,18 @@ fn main() -> Result<()> {
     g.net.update_seq_lengths(n, seq.clip_seq_len(), seq.sync_seq_len());
     let (test, _) = load_clips(&[args[0].join("shards")], &seq, g.meta.flow.text_seq_len)?;
     let t3 = |v: Vec<f32>, d: [usize; 3]| Tensor::<3>::from_data(TensorData::new(v, d), &device);
-    let conds = test[..2].iter().map(|clip| g.video_conditions(&clip.semantic, &clip.sync, &g.meta.empty_text, false, 1)).collect::<Result<Vec<_>>>()?;
+    let conds = test[..2]
+        .iter()
+        .map(|clip| {
+            let video = foley_gen::generate::VideoFeatures {
+                semantic: clip.semantic.clone(),
+                sync: clip.sync.clone(),
+                sync_dim: clip.sync.len() / seq.sync_seq_len(),
+                envelope: None,
+            };
+            g.video_conditions(&video, &g.meta.empty_text, false, 1)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let te = g.net.t_embed.forward(&[0.3], &device);
     let gm = g.net.global_cond_mlp.forward((conds[0].clip_f_c.clone() + conds[0].text_f_c.clone()).unsqueeze_dim(1));
     println!(

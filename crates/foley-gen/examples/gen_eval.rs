@@ -25,6 +25,7 @@ use foley_flow::ExtraInputs;
 use foley_gen::Generator;
 use foley_gen::config::token_channels;
 use foley_gen::data::{Clip, load_clips, tokens_to_mel};
+use foley_gen::envelope::envelope_of_tokens;
 use foley_gen::generate::{SampleOptions, Sampler, VideoFeatures, sample_tokens, tokens_mel, vocode};
 use foley_seq::SequenceConfig;
 
@@ -86,7 +87,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 /// clips at t = 0.2, 0.4, 0.6, 0.8 with each clip's own video features, with the next clip's,
 /// with the video dropped to the learned empty features (all three with the empty text), and
 /// with its own video and caption (clips with a caption); the same noise for all.
-fn condition_losses(generator: &mut Generator, seq: &SequenceConfig, test: &[Clip]) -> Result<[f64; 4]> {
+fn condition_losses(generator: &mut Generator, seq: &SequenceConfig, test: &[Clip], videos: &[VideoFeatures]) -> Result<[f64; 4]> {
     let device = generator.net.device();
     let (n, c) = (seq.latent_seq_len(), token_channels(seq));
     generator.net.update_seq_lengths(n, seq.clip_seq_len(), seq.sync_seq_len());
@@ -101,13 +102,14 @@ fn condition_losses(generator: &mut Generator, seq: &SequenceConfig, test: &[Cli
         let target: Vec<f32> = x1.iter().zip(&x0).map(|(y, a)| y - a).collect();
         let xt: Vec<f32> = ts.iter().flat_map(|&t| x0.iter().zip(&x1).map(move |(a, y)| (1.0 - t) * a + t * y)).collect();
         let empty = &generator.meta.empty_text;
-        let mut variants = vec![(clip, false, empty), (&test[(i + 1) % test.len()], false, empty), (clip, true, empty)];
+        let (own, next) = (&videos[i], &videos[(i + 1) % test.len()]);
+        let mut variants = vec![(own, false, empty), (next, false, empty), (own, true, empty)];
         if let Some(caption) = &clip.text {
-            variants.push((clip, false, caption));
+            variants.push((own, false, caption));
             captioned += 1;
         }
-        for (k, (source, drop, text)) in variants.into_iter().enumerate() {
-            let cond = generator.video_conditions(&source.semantic, &source.sync, text, drop, b)?;
+        for (k, (video, drop, text)) in variants.into_iter().enumerate() {
+            let cond = generator.video_conditions(video, text, drop, b)?;
             let latent = Tensor::<3>::from_data(TensorData::new(xt.clone(), [b, n, c]), &device);
             let pred = generator.net.predict_flow(latent, &ts, &cond, &ExtraInputs { step_size: Some(vec![0.0; b]), prompt: None })?;
             let p: Vec<f32> = pred.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -117,6 +119,27 @@ fn condition_losses(generator: &mut Generator, seq: &SequenceConfig, test: &[Cli
     }
     let n = test.len() as f64;
     Ok([sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / captioned.max(1) as f64])
+}
+
+/// R² of the predicted envelope (standardized units) against the true one, per channel.
+fn envelope_r2(generator: &Generator, seq: &SequenceConfig, test: &[Clip], videos: &[VideoFeatures]) -> Result<[f64; 2]> {
+    let stats = generator.meta.envelope.as_ref().context("no envelope")?;
+    let (mut err, mut truth) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+    for (clip, video) in test.iter().zip(videos) {
+        let mut t = envelope_of_tokens(&clip.mel, seq);
+        stats.apply(&mut t);
+        let p = generator.predicted_envelope(video)?;
+        for (k, (a, b)) in p.iter().zip(&t).enumerate() {
+            err[k % 2].push((a - b) as f64);
+            truth[k % 2].push(*b as f64);
+        }
+    }
+    let var = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64
+    };
+    let mse = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64;
+    Ok([1.0 - mse(&err[0]) / var(&truth[0]), 1.0 - mse(&err[1]) / var(&truth[1])])
 }
 
 #[derive(Default, Clone, serde::Serialize)]
@@ -189,11 +212,43 @@ fn main() -> Result<()> {
     let (mut test, sync_dim) = load_clips(&[test_dir.join("shards")], &seq, lt)?;
     test.truncate(limit);
     let truth: Vec<Vec<(f64, String)>> = test.iter().map(|c| transient_events(&scene_dir(test_dir, &c.id), seq.duration)).collect::<Result<_>>()?;
-    let [own, other, dropped, captioned] = condition_losses(&mut generator, &seq, &test)?;
-    let loss_line = format!(
-        "flow-matching loss on the test clips (t = 0.2..0.8, no audio given): own video {own:.4}, next clip's video {other:.4}, video dropped {dropped:.4}; own video + own caption {captioned:.4}"
-    );
-    println!("{loss_line}");
+    // Generators with a timing envelope are scored with the predicted envelope and, as an upper
+    // bound, with the true one (computed from the test clip's mel).
+    let has_envelope = generator.meta.envelope.is_some();
+    let has_predictor = generator.envelope.is_some();
+    let videos = |true_envelope: bool| -> Vec<VideoFeatures> {
+        test.iter()
+            .map(|c| VideoFeatures {
+                semantic: c.semantic.clone(),
+                sync: c.sync.clone(),
+                sync_dim,
+                envelope: true_envelope.then(|| envelope_of_tokens(&c.mel, &seq)),
+            })
+            .collect()
+    };
+    let (predicted_videos, true_videos) = (videos(false), videos(true));
+    let mut loss_line = String::new();
+    for true_envelope in [false, true] {
+        if (true_envelope && !has_envelope) || (!true_envelope && has_envelope && !has_predictor) {
+            continue;
+        }
+        let [own, other, dropped, captioned] = condition_losses(&mut generator, &seq, &test, if true_envelope { &true_videos } else { &predicted_videos })?;
+        let which = if !has_envelope {
+            ""
+        } else if true_envelope {
+            " [true envelope]"
+        } else {
+            " [predicted envelope]"
+        };
+        loss_line += &format!(
+            "flow-matching loss on the test clips{which} (t = 0.2..0.8, no audio given): own video {own:.4}, next clip's video {other:.4}, video dropped {dropped:.4}; own video + own caption {captioned:.4}\n"
+        );
+    }
+    if has_predictor {
+        let r2 = envelope_r2(&generator, &seq, &test, &predicted_videos)?;
+        loss_line += &format!("envelope predicted from the video, R² on the test clips: loudness {:.3}, onset strength {:.3}\n", r2[0], r2[1]);
+    }
+    print!("{loss_line}");
     let detector = OnsetDetector::new(OnsetConfig { sample_rate: 16_000, n_fft: 1024, hop: 256, n_mels: 80 });
 
     let score_one = |score: &mut Score, wave: &[f32], mel: &[f32], truth: &[(f64, String)]| {
@@ -246,7 +301,8 @@ fn main() -> Result<()> {
         }
     }
 
-    let mut settings: Vec<(String, Sampler, f32, bool, bool)> = Vec::new();
+    // (name, sampler, cfg, use video, shuffled video, true envelope)
+    let mut settings: Vec<(String, Sampler, f32, bool, bool, bool)> = Vec::new();
     // GEN_EVAL_GRID: full (cfg 1 and 2 + baselines), cfg1, cfg2 (+ baselines), refs (references only).
     let cfgs: &[f32] = match grid.as_str() {
         "full" => &[1.0, 2.0],
@@ -255,14 +311,14 @@ fn main() -> Result<()> {
     };
     for &cfg in cfgs {
         for k in [1, 2, 4, 8] {
-            settings.push((format!("shortcut {k}, cfg {cfg}"), Sampler::Shortcut(k), cfg, true, false));
+            settings.push((format!("shortcut {k}, cfg {cfg}"), Sampler::Shortcut(k), cfg, true, false, false));
         }
         for k in [25, 64] {
-            settings.push((format!("Euler {k}, cfg {cfg}"), Sampler::Euler(k), cfg, true, false));
+            settings.push((format!("Euler {k}, cfg {cfg}"), Sampler::Euler(k), cfg, true, false, false));
         }
     }
-    settings.push(("video dropped (shortcut 8, cfg 1)".into(), Sampler::Shortcut(8), 1.0, false, false));
-    settings.push(("shuffled video (shortcut 8, cfg 2)".into(), Sampler::Shortcut(8), 2.0, true, true));
+    settings.push(("video dropped (shortcut 8, cfg 1)".into(), Sampler::Shortcut(8), 1.0, false, false, false));
+    settings.push(("shuffled video (shortcut 8, cfg 2)".into(), Sampler::Shortcut(8), 2.0, true, true, false));
 
     if grid == "cfg1" {
         settings.truncate(6);
@@ -270,16 +326,27 @@ fn main() -> Result<()> {
     if grid == "refs" {
         settings.clear();
     }
+    if has_envelope {
+        if !has_predictor {
+            settings.retain(|s| !s.3);
+        }
+        if grid != "refs" {
+            for k in [1, 8] {
+                settings.push((format!("true envelope (shortcut {k}, cfg 2)"), Sampler::Shortcut(k), 2.0, true, false, true));
+            }
+            settings.push(("true envelope (Euler 25, cfg 2)".into(), Sampler::Euler(25), 2.0, true, false, true));
+        }
+    }
     let mut figure_done = false;
-    for (name, sampler, cfg, use_video, shuffled) in settings {
+    for (name, sampler, cfg, use_video, shuffled, true_envelope) in settings {
         let mut s = Score::default();
         let started = Instant::now();
         for (i, clip) in test.iter().enumerate() {
-            let source: &Clip = if shuffled { &test[(i + 1) % test.len()] } else { clip };
-            let video = VideoFeatures { semantic: source.semantic.clone(), sync: source.sync.clone(), sync_dim };
+            let source = if shuffled { (i + 1) % test.len() } else { i };
+            let video = if true_envelope { &true_videos[source] } else { &predicted_videos[source] };
             let options = SampleOptions { sampler, cfg, seed: i as u64, use_video };
             let t0 = Instant::now();
-            let tokens = sample_tokens(&mut generator, &seq, &video, None, None, None, &options, &mut |_, _| {})?;
+            let tokens = sample_tokens(&mut generator, &seq, video, None, None, None, &options, &mut |_, _| {})?;
             s.seconds += t0.elapsed().as_secs_f64();
             let mel = tokens_to_mel(&tokens, n_mels);
             let wave = vocode(&tokens_mel(&tokens, &seq)?, &seq, i as u64)?;

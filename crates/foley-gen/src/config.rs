@@ -55,6 +55,10 @@ pub struct DataConfig {
     /// [`crate::features`]).
     #[serde(default)]
     pub standardize_video: bool,
+    /// Append the timing envelope ([`crate::envelope`]) to the sync features: from the target
+    /// mel in training, predicted from the video (`foley train envelope`) at generation.
+    #[serde(default)]
+    pub envelope: bool,
 }
 
 /// Caption conditioning.
@@ -137,6 +141,10 @@ pub struct RecipeConfig {
     pub text_dropout: f64,
     /// Known-audio mask mode probabilities (normalized).
     pub mask: MaskProbs,
+    /// Start the semantic projection (`clip_input_proj`) from a VAMA-pretrained one
+    /// (`foley train vama`; relative to the TOML file). Only a fresh run reads it.
+    #[serde(default)]
+    pub init_clip_proj: Option<PathBuf>,
 }
 
 /// Probabilities of SALSA-V's mask modes.
@@ -193,6 +201,9 @@ impl TrainConfig {
             *s = resolve(base, s);
         }
         if let Some(p) = &mut config.data.alignment_scores {
+            *p = resolve(base, p);
+        }
+        if let Some(p) = &mut config.train.init_clip_proj {
             *p = resolve(base, p);
         }
         config.validate().with_context(|| format!("{}", path.display()))?;

@@ -16,6 +16,7 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{DataConfig, MaskProbs, TextMode, mel_frames_per_token, token_channels};
+use crate::envelope::{ENVELOPE_DIM, EnvelopeStats, append_columns, envelope_of_tokens};
 use crate::features::VideoStats;
 use crate::masking::{MaskMode, build_mask, known_input};
 
@@ -224,6 +225,9 @@ pub struct Dataset {
     pub stats: MelStats,
     /// Statistics the clips' video features were standardized with (`standardize_video`).
     pub video_stats: Option<VideoStats>,
+    /// With `envelope`: the statistics of the timing envelopes, standardized and appended as the
+    /// last [`ENVELOPE_DIM`] channels of every clip's `sync` (so `sync_dim` counts them).
+    pub envelope_stats: Option<EnvelopeStats>,
     /// `[text_seq_len, 384]` token states of the empty string.
     pub empty_text: Vec<f32>,
     pub data: DataConfig,
@@ -265,7 +269,18 @@ impl Dataset {
             }
             stats
         });
-        Ok(Self { clips, seq, sync_dim, stats, video_stats, empty_text, data: config.data.clone() })
+        let mut sync_dim = sync_dim;
+        let envelope_stats = config.data.envelope.then(|| {
+            let envelopes: Vec<Vec<f32>> = clips.iter().map(|c| envelope_of_tokens(&c.mel, &seq)).collect();
+            let stats = EnvelopeStats::of(envelopes.iter().map(|e| e.as_slice()));
+            for (clip, mut env) in clips.iter_mut().zip(envelopes) {
+                stats.apply(&mut env);
+                clip.sync = append_columns(&clip.sync, sync_dim, &env, ENVELOPE_DIM);
+            }
+            sync_dim += ENVELOPE_DIM;
+            stats
+        });
+        Ok(Self { clips, seq, sync_dim, stats, video_stats, envelope_stats, empty_text, data: config.data.clone() })
     }
 
     pub fn token_channels(&self) -> usize {

@@ -49,9 +49,12 @@ impl Encoders {
 pub struct VideoFeatures {
     /// `[clip_seq_len, 1280]`.
     pub semantic: Vec<f32>,
-    /// `[sync_seq_len, sync_dim]`.
+    /// `[sync_seq_len, sync_dim]` sync-backbone tokens.
     pub sync: Vec<f32>,
     pub sync_dim: usize,
+    /// A raw timing envelope `[sync_seq_len, ENVELOPE_DIM]` to use instead of the predicted one
+    /// (generators trained with an envelope only; evaluation feeds the true one).
+    pub envelope: Option<Vec<f32>>,
 }
 
 /// Features of `seq.duration` seconds of `video` from `start`, exactly as `foley extract`
@@ -84,7 +87,7 @@ pub fn video_features(enc: &Encoders, video: &Path, start: f64, seq: &SequenceCo
     let sync_dim = tokens.dims()[1];
     let sync = tokens.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     progress("sync");
-    Ok(VideoFeatures { semantic, sync, sync_dim })
+    Ok(VideoFeatures { semantic, sync, sync_dim, envelope: None })
 }
 
 /// How to integrate the flow.
@@ -136,7 +139,7 @@ pub fn sample_tokens(
     let lt = generator.meta.flow.text_seq_len;
     let t3 = |v: Vec<f32>, d: [usize; 3]| Tensor::<3>::from_data(TensorData::new(v, d), &device);
     let empty = &generator.meta.empty_text;
-    let cond = generator.video_conditions(&video.semantic, &video.sync, text.unwrap_or(empty), !options.use_video, 1)?;
+    let cond = generator.video_conditions(video, text.unwrap_or(empty), !options.use_video, 1)?;
     let uncond = generator.net.empty_conditions(1, negative.map(|t| t3(t.to_vec(), [1, lt, HIDDEN_DIM])))?;
     let guided = Guided::new(cond, &uncond, options.cfg);
 

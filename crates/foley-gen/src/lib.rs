@@ -3,8 +3,12 @@
 //! * [`config`]: the TOML that fully describes a training run.
 //! * [`data`]: feature shards (`foley extract`) -> clips -> batches (normalized 16 kHz log-mel
 //!   target, two mel frames per token; VTA-LDM's concat augmentation and alignment filter).
+//! * [`envelope`]: the timing envelope (loudness and onset strength per sync token) and its
+//!   video predictor; [`envelope_train`] trains the predictor.
 //! * [`features`]: standardization of the video conditions (training-set statistics).
 //! * [`masking`]: SALSA-V's per-sample known-audio masks (none / spans / prefix / suffix).
+//! * [`semantic_vama`]: Foley-Flow's masked video-audio alignment as pretraining of the
+//!   semantic projection.
 //! * [`shortcut`]: shortcut self-consistency targets (2d step = mean of two d steps).
 //! * [`train`], [`ema`], [`checkpoint`], [`plot`]: the training loop, EMA weights, atomic
 //!   resumable checkpoints and the loss curve.
@@ -15,11 +19,14 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod ema;
+pub mod envelope;
+pub mod envelope_train;
 pub mod features;
 pub mod generate;
 pub mod masking;
 pub mod model;
 pub mod plot;
+pub mod semantic_vama;
 pub mod shortcut;
 pub mod train;
 

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::InitScheme;
 use crate::data::{MelStats, with_positional};
+use crate::envelope::{ENVELOPE_DIM, EnvelopePredictor, EnvelopeStats, append_columns, predictor_input};
 use crate::features::VideoStats;
+use crate::generate::VideoFeatures;
 
 /// Everything about a generator except its weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +31,10 @@ pub struct GenMeta {
     /// Standardization of the video features the network was trained with (`None`: raw).
     #[serde(default)]
     pub video_stats: Option<VideoStats>,
+    /// With a timing envelope in the sync stream: its standardization (the last
+    /// `ENVELOPE_DIM` sync channels are the envelope).
+    #[serde(default)]
+    pub envelope: Option<EnvelopeStats>,
     #[serde(default)]
     pub training: Option<TrainingSummary>,
 }
@@ -51,11 +57,18 @@ pub struct TrainingSummary {
 pub struct Generator {
     pub net: FlowNetwork,
     pub meta: GenMeta,
+    /// Video -> timing envelope, for generators trained with one (`None` until trained).
+    pub envelope: Option<EnvelopePredictor>,
 }
 
 /// `<weights stem>.json` beside the weights.
 pub fn meta_path(weights: &Path) -> PathBuf {
     weights.with_extension("json")
+}
+
+/// `<weights stem>.envelope.safetensors` beside the weights: the envelope predictor.
+pub fn envelope_path(weights: &Path) -> PathBuf {
+    weights.with_extension("envelope.safetensors")
 }
 
 impl Generator {
@@ -66,7 +79,7 @@ impl Generator {
             InitScheme::Mmaudio => FlowNetwork::for_training(&meta.flow, seed, device)?,
         };
         net.empty_string_feat = empty_text_tensor(&meta, device);
-        Ok(Self { net, meta })
+        Ok(Self { net, meta, envelope: None })
     }
 
     /// Sequence geometry of the trained window.
@@ -106,19 +119,30 @@ impl Generator {
         let result = net.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading generator from {}: {e}", path.display()))?;
         anyhow::ensure!(result.missing.is_empty(), "{}: missing weights {:?}", path.display(), result.missing);
         net.empty_string_feat = empty_text_tensor(&meta, device);
-        Ok(Self { net: net.valid(), meta })
+        let predictor = envelope_path(path);
+        let envelope =
+            if meta.envelope.is_some() && predictor.is_file() { Some(load_predictor(&predictor, &meta.flow, meta.positional_channels, device)?) } else { None };
+        Ok(Self { net: net.valid(), meta, envelope })
+    }
+
+    /// Width of the sync backbone's tokens (the sync stream without the envelope channels).
+    pub fn backbone_sync_dim(&self) -> usize {
+        self.meta.flow.sync_dim - if self.meta.envelope.is_some() { ENVELOPE_DIM } else { 0 }
     }
 
     /// Conditions of one clip's raw video features (`[clip_seq_len, 1280]` semantic,
-    /// `[sync_seq_len, sync_dim]` sync) and `[text_seq_len, 384]` text states, repeated `batch`
-    /// times: standardized with the training statistics, positional channels appended, the video
-    /// replaced by the learned empty features when `drop_video`. The network's sequence lengths
-    /// must already be those of the window.
-    pub fn video_conditions(&self, semantic: &[f32], sync: &[f32], text: &[f32], drop_video: bool, batch: usize) -> Result<Conditions> {
+    /// `[sync_seq_len, backbone_sync_dim]` sync) and `[text_seq_len, 384]` text states, repeated
+    /// `batch` times: standardized with the training statistics, positional channels appended,
+    /// the timing envelope appended (for generators trained with one: `video.envelope` if given,
+    /// else the predictor's), the video replaced by the learned empty features when
+    /// `drop_video`. The network's sequence lengths must already be those of the window.
+    pub fn video_conditions(&self, video: &VideoFeatures, text: &[f32], drop_video: bool, batch: usize) -> Result<Conditions> {
+        let (semantic, sync) = (&video.semantic, &video.sync);
         let f = &self.net.config;
         let sem_dim = f.clip_dim - self.meta.positional_channels;
+        let sync_dim = self.backbone_sync_dim();
         anyhow::ensure!(
-            semantic.len() == f.clip_seq_len * sem_dim && sync.len() == f.sync_seq_len * f.sync_dim && text.len() == f.text_seq_len * f.text_dim,
+            semantic.len() == f.clip_seq_len * sem_dim && sync.len() == f.sync_seq_len * sync_dim && text.len() == f.text_seq_len * f.text_dim,
             "video / text features do not match the network's window ({} semantic frames, {} sync tokens, {} text tokens)",
             f.clip_seq_len,
             f.sync_seq_len,
@@ -127,6 +151,23 @@ impl Generator {
         let (mut semantic, mut sync) = (semantic.to_vec(), sync.to_vec());
         if let Some(stats) = &self.meta.video_stats {
             stats.apply(&mut semantic, &mut sync);
+        }
+        if let Some(stats) = &self.meta.envelope {
+            let env = match &video.envelope {
+                Some(raw) => {
+                    anyhow::ensure!(
+                        raw.len() == f.sync_seq_len * ENVELOPE_DIM,
+                        "the envelope has {} values, the window needs {}",
+                        raw.len(),
+                        f.sync_seq_len * ENVELOPE_DIM
+                    );
+                    let mut env = raw.to_vec();
+                    stats.apply(&mut env);
+                    env
+                }
+                None => self.predict_envelope(&semantic, &sync)?,
+            };
+            sync = append_columns(&sync, sync_dim, &env, ENVELOPE_DIM);
         }
         let clip = with_positional(&semantic, sem_dim, self.sequence().clip_frame_rate, self.meta.positional_channels);
         let device = self.net.device();
@@ -138,6 +179,27 @@ impl Generator {
             t3(text.to_vec(), [batch, f.text_seq_len, f.text_dim]),
             drop,
         )
+    }
+
+    /// The standardized envelope `[sync_seq_len, ENVELOPE_DIM]` the predictor gives for raw
+    /// video features (as [`video_conditions`](Self::video_conditions) takes them).
+    pub fn predicted_envelope(&self, video: &VideoFeatures) -> Result<Vec<f32>> {
+        let (mut semantic, mut sync) = (video.semantic.clone(), video.sync.clone());
+        if let Some(stats) = &self.meta.video_stats {
+            stats.apply(&mut semantic, &mut sync);
+        }
+        self.predict_envelope(&semantic, &sync)
+    }
+
+    /// The standardized envelope predicted from standardized semantic and sync features.
+    fn predict_envelope(&self, semantic: &[f32], sync: &[f32]) -> Result<Vec<f32>> {
+        let predictor = self.envelope.as_ref().context("this generator is conditioned on a timing envelope but has no envelope predictor beside its weights (`<name>.envelope.safetensors`); train one with `foley train envelope CONFIG.toml`")?;
+        let f = &self.net.config;
+        let sem_dim = f.clip_dim - self.meta.positional_channels;
+        let input = predictor_input(semantic, sem_dim, sync, self.backbone_sync_dim());
+        let width = input.len() / f.sync_seq_len;
+        let x = Tensor::<3>::from_data(TensorData::new(input, [1, f.sync_seq_len, width]), &self.net.device());
+        predictor.forward(x).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))
     }
 
     /// Conditions with per-example CFG dropout: where `video_drop` is 1 the semantic and sync
@@ -158,6 +220,30 @@ pub fn conditions(net: &FlowNetwork, clip: Tensor<3>, sync: Tensor<3>, text: Ten
     let clip = clip * keep.clone() + empty_clip * d.clone();
     let sync = sync * keep + empty_sync * d;
     net.preprocess_conditions(clip, sync, text)
+}
+
+/// Input width of the envelope predictor of a generator.
+pub fn predictor_input_dim(flow: &FlowConfig, positional_channels: usize) -> usize {
+    flow.clip_dim - positional_channels + flow.sync_dim - ENVELOPE_DIM
+}
+
+/// Save an envelope predictor (f32 safetensors, through a temporary file).
+pub fn save_predictor(predictor: &EnvelopePredictor, path: &Path) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = tempfile::Builder::new().prefix(".envelope-").suffix(".safetensors").tempfile_in(dir)?.into_temp_path();
+    let mut store = SafetensorsStore::from_file(tmp.to_path_buf()).overwrite(true);
+    predictor.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving envelope predictor to {}: {e}", path.display()))?;
+    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn load_predictor(path: &Path, flow: &FlowConfig, positional_channels: usize, device: &Device) -> Result<EnvelopePredictor> {
+    let mut predictor = EnvelopePredictor::new(predictor_input_dim(flow, positional_channels), device);
+    let mut store = SafetensorsStore::from_file(path.to_path_buf()).with_from_adapter(FloatCastAdapter::to(DType::F32));
+    let result = predictor.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading envelope predictor from {}: {e}", path.display()))?;
+    anyhow::ensure!(result.missing.is_empty(), "{}: missing weights {:?}", path.display(), result.missing);
+    Ok(predictor)
 }
 
 fn empty_text_tensor(meta: &GenMeta, device: &Device) -> Tensor<2> {

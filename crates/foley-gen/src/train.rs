@@ -67,9 +67,14 @@ impl Trainer {
             positional_channels: config.data.positional_channels,
             empty_text: dataset.empty_text.clone(),
             video_stats: dataset.video_stats.clone(),
+            envelope: dataset.envelope_stats.clone(),
             training: None,
         };
         let mut net = Generator::init(meta.clone(), r.seed, config.model.init, &device.clone().autodiff())?.net;
+        if let Some(path) = &r.init_clip_proj {
+            crate::semantic_vama::load_projection(&mut net.clip_input_proj, path)?;
+            tracing::info!(from = %path.display(), "semantic projection from VAMA");
+        }
         let mut optim = AdamWConfig::new()
             .with_weight_decay(r.weight_decay as f32)
             .with_beta_2(r.adam_beta2 as f32)
@@ -208,7 +213,7 @@ impl Trainer {
             clips: self.dataset.clips.len(),
             config: config_toml.to_string(),
         });
-        Generator { net: self.ema.apply(self.net().valid()), meta }
+        Generator { net: self.ema.apply(self.net().valid()), meta, envelope: None }
     }
 
     /// The current (non-EMA) weights, flattened in visiting order (tests compare runs with it).

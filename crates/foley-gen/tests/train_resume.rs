@@ -23,6 +23,7 @@ fn config(out_dir: &Path, steps: usize) -> TrainConfig {
             alignment_scores: None,
             min_alignment: None,
             standardize_video: false,
+            envelope: false,
         },
         model: ModelConfig {
             hidden_dim: 32,
@@ -51,6 +52,7 @@ fn config(out_dir: &Path, steps: usize) -> TrainConfig {
             video_dropout: 0.1,
             text_dropout: 0.1,
             mask: MaskProbs { none: 0.25, spans: 0.25, prefix: 0.25, suffix: 0.25 },
+            init_clip_proj: None,
         },
     }
 }
@@ -73,7 +75,7 @@ fn dataset_with(config: &TrainConfig, mel: impl Fn(u64, usize, usize) -> Vec<f32
         })
         .collect();
     let stats = MelStats::of(&clips, seq.mel.n_mels);
-    Dataset { clips, seq, sync_dim: 8, stats, video_stats: None, empty_text: vec![0.0; 4 * 384], data: config.data.clone() }
+    Dataset { clips, seq, sync_dim: 8, stats, video_stats: None, envelope_stats: None, empty_text: vec![0.0; 4 * 384], data: config.data.clone() }
 }
 
 #[test]

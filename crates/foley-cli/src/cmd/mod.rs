@@ -12,5 +12,7 @@ pub mod mux;
 pub mod probe;
 pub mod sim;
 pub mod train;
+pub mod train_envelope;
 pub mod train_gen;
 pub mod train_sync;
+pub mod train_vama;

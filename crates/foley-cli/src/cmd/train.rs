@@ -13,14 +13,20 @@ pub struct TrainArgs {
 pub enum TrainCommand {
     /// The generator from a TOML configuration (`foley train gen CONFIG.toml`).
     Gen(super::train_gen::TrainGenArgs),
+    /// The timing-envelope predictor of a generator run with `envelope = true` (same TOML).
+    Envelope(super::train_envelope::TrainEnvelopeArgs),
     /// The sync backbone (SALSA-V InfoNCE and/or Foley-Flow VAMA) on foley-sim scenes; writes the
     /// model, training curves and held-out offset accuracy.
     Sync(super::train_sync::TrainSyncArgs),
+    /// Foley-Flow VAMA pretraining of a generator run's semantic projection (same TOML as gen).
+    Vama(super::train_vama::TrainVamaArgs),
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
     match args.command {
         TrainCommand::Gen(args) => super::train_gen::run(args),
+        TrainCommand::Envelope(args) => super::train_envelope::run(args),
         TrainCommand::Sync(args) => super::train_sync::run(args),
+        TrainCommand::Vama(args) => super::train_vama::run(args),
     }
 }

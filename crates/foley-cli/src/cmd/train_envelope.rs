@@ -1,0 +1,77 @@
+//! `foley train envelope CONFIG.toml`: train the timing-envelope predictor of a generator run
+//! whose `[data]` has `envelope = true` (the same TOML as `foley train gen`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, ensure};
+use burn::module::Module;
+use burn::tensor::Device;
+use clap::Args;
+use foley_gen::TrainConfig;
+use foley_gen::data::{Dataset, load_clips};
+use foley_gen::envelope_train::{EnvelopeTrainOptions, dataset_examples, r2, raw_examples, train_predictor};
+use foley_gen::model::{envelope_path, save_predictor};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Options of `foley train envelope`.
+#[derive(Args)]
+pub struct TrainEnvelopeArgs {
+    /// The generator run's TOML (its data and out_dir are used).
+    pub config: PathBuf,
+    /// Folder of held-out `foley extract` shards to report R² on.
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    #[arg(long, default_value_t = EnvelopeTrainOptions::default().steps)]
+    pub steps: usize,
+    #[arg(long, default_value_t = EnvelopeTrainOptions::default().learning_rate)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+pub fn run(args: TrainEnvelopeArgs) -> Result<()> {
+    let config = TrainConfig::from_file(&args.config)?;
+    ensure!(config.data.envelope, "{}: [data] has no `envelope = true`, so its generator takes no timing envelope", args.config.display());
+    let device = Device::flex();
+    // The generator's empty text is irrelevant here; the statistics come from the same clips.
+    let dataset = Dataset::load(&config, Vec::new())?;
+    let train = dataset_examples(&dataset)?;
+    let test = match &args.test {
+        Some(dir) => Some(raw_examples(&load_clips(&[dir], &dataset.seq, config.data.text_seq_len)?.0, &dataset)?),
+        None => None,
+    };
+    let options = EnvelopeTrainOptions { steps: args.steps, learning_rate: args.lr, seed: args.seed, ..EnvelopeTrainOptions::default() };
+    let bar = ProgressBar::new(options.steps as u64);
+    bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}").expect("static template").progress_chars("=> "));
+    let started = Instant::now();
+    let mut smooth = None::<f64>;
+    let predictor = train_predictor(&train, &options, &device, &mut |step, loss| {
+        let s = smooth.map_or(loss, |s| 0.98 * s + 0.02 * loss);
+        smooth = Some(s);
+        bar.set_position(step as u64);
+        bar.set_message(format!("loss {s:.4}"));
+        if step % 100 == 0 {
+            tracing::info!(step, loss = s, "train envelope");
+        }
+    })?;
+    bar.finish_and_clear();
+    let fit = r2(&predictor, &train, &device)?;
+    println!(
+        "{} clips, {} parameters, {} steps in {:.0} s; R² on the training clips: loudness {:.3}, onset strength {:.3}",
+        train.len(),
+        predictor.num_params(),
+        options.steps,
+        started.elapsed().as_secs_f64(),
+        fit[0],
+        fit[1]
+    );
+    if let Some(test) = &test {
+        let held = r2(&predictor, test, &device)?;
+        println!("R² on {} held-out clips: loudness {:.3}, onset strength {:.3}", test.len(), held[0], held[1]);
+    }
+    let path = envelope_path(&config.out_dir.join("gen.safetensors"));
+    save_predictor(&predictor, &path)?;
+    println!("-> {}", path.display());
+    Ok(())
+}
