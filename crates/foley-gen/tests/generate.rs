@@ -66,3 +66,35 @@ fn inputs_longer_than_the_window_are_refused_with_a_useful_message() {
     assert_eq!(plan_window(video, 12.0, 2.0, Some(3.0), 8.0).unwrap(), Window { start: 2.0, duration: 3.0 });
     assert_eq!(plan_window(video, 8.0, 0.0, None, 8.0).unwrap(), Window { start: 0.0, duration: 8.0 });
 }
+
+/// Onsets of `assets/demo/events.json`, seconds.
+fn demo_onsets() -> Vec<f64> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/demo/events.json")).unwrap();
+    let events: serde_json::Value = serde_json::from_str(&text).unwrap();
+    events["events"].as_array().unwrap().iter().map(|e| e["onset"].as_f64().unwrap()).collect()
+}
+
+#[test]
+fn the_shipped_envelope_predictor_rises_at_the_demo_events_and_is_required() {
+    let (generator, enc) = load();
+    let seq = SequenceConfig::mmaudio_16k(8.0);
+    let features = video_features(&enc, &demo(), 0.0, &seq, &mut |_| {}).unwrap();
+    let env = generator.predicted_envelope(&features).unwrap();
+    assert_eq!(env.len(), seq.sync_seq_len() * foley_gen::envelope::ENVELOPE_DIM);
+    // Predicted onset strength (standardized) of the sync tokens holding a true onset vs all.
+    let rate = seq.sync_token_rate();
+    let onset_tokens: Vec<usize> = demo_onsets().iter().map(|t| (t * rate) as usize).collect();
+    let at_onsets = onset_tokens.iter().map(|&i| env[i * 2 + 1]).sum::<f32>() / onset_tokens.len() as f32;
+    let overall = env.chunks(2).map(|r| r[1]).sum::<f32>() / seq.sync_seq_len() as f32;
+    assert!(at_onsets > overall + 0.5, "onset strength at the demo's events {at_onsets:.2} vs {overall:.2} overall");
+
+    // Weights without their predictor: a clear error naming the command that trains one.
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("gen.safetensors");
+    std::fs::copy(default_model_path(), &weights).unwrap();
+    std::fs::copy(foley_gen::model::meta_path(&default_model_path()), foley_gen::model::meta_path(&weights)).unwrap();
+    let mut bare = Generator::load(&weights, &Device::flex()).unwrap();
+    let options = SampleOptions { sampler: Sampler::Shortcut(1), cfg: 1.0, seed: 0, use_video: true };
+    let err = sample_tokens(&mut bare, &seq, &features, None, None, None, &options, &mut |_, _| {}).unwrap_err().to_string();
+    assert!(err.contains("foley train envelope"), "{err}");
+}
