@@ -194,11 +194,13 @@ impl Generator {
     /// The standardized envelope predicted from standardized semantic and sync features.
     fn predict_envelope(&self, semantic: &[f32], sync: &[f32]) -> Result<Vec<f32>> {
         let predictor = self.envelope.as_ref().context("this generator is conditioned on a timing envelope but has no envelope predictor beside its weights (`<name>.envelope.safetensors`); train one with `foley train envelope CONFIG.toml`")?;
-        let f = &self.net.config;
-        let sem_dim = f.clip_dim - self.meta.positional_channels;
-        let input = predictor_input(semantic, sem_dim, sync, self.backbone_sync_dim());
-        let width = input.len() / f.sync_seq_len;
-        let x = Tensor::<3>::from_data(TensorData::new(input, [1, f.sync_seq_len, width]), &self.net.device());
+        let sem_dim = self.meta.flow.clip_dim - self.meta.positional_channels;
+        let sync_dim = self.backbone_sync_dim();
+        // The window's own token count: the network's lengths may still be another window's.
+        let tokens = sync.len() / sync_dim;
+        let input = predictor_input(semantic, sem_dim, sync, sync_dim);
+        let width = input.len() / tokens;
+        let x = Tensor::<3>::from_data(TensorData::new(input, [1, tokens, width]), &self.net.device());
         predictor.forward(x).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))
     }
 
