@@ -42,7 +42,7 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// The flow network (MMAudio MM-DiT): one forward pass on tensors from a file, or a benchmark.
     Flow(cmd::flow::FlowArgs),
-    /// Train a model (`foley train sync`: the sync backbone on foley-sim; `foley train gen CONFIG.toml`: the generator).
+    /// Train a model (`foley train gen CONFIG.toml`: the generator; `envelope` / `vama`: its timing-envelope predictor / VAMA-pretrained semantic projection; `sync`: the sync backbone on foley-sim).
     Train(cmd::train::TrainArgs),
     /// Give a video a soundtrack: features -> flow sampling -> mel -> Griffin-Lim -> muxed mp4 + wav.
     Generate(cmd::generate::GenerateArgs),
