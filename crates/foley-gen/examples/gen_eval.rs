@@ -25,7 +25,7 @@ use foley_flow::ExtraInputs;
 use foley_gen::Generator;
 use foley_gen::config::token_channels;
 use foley_gen::data::{Clip, load_clips, tokens_to_mel};
-use foley_gen::envelope::envelope_of_tokens;
+use foley_gen::envelope::{envelope_of_tokens, r_squared};
 use foley_gen::generate::{SampleOptions, Sampler, VideoFeatures, sample_tokens, tokens_mel, vocode};
 use foley_seq::SequenceConfig;
 
@@ -124,22 +124,14 @@ fn condition_losses(generator: &mut Generator, seq: &SequenceConfig, test: &[Cli
 /// R² of the predicted envelope (standardized units) against the true one, per channel.
 fn envelope_r2(generator: &Generator, seq: &SequenceConfig, test: &[Clip], videos: &[VideoFeatures]) -> Result<[f64; 2]> {
     let stats = generator.meta.envelope.as_ref().context("no envelope")?;
-    let (mut err, mut truth) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+    let (mut predicted, mut truth) = (Vec::new(), Vec::new());
     for (clip, video) in test.iter().zip(videos) {
         let mut t = envelope_of_tokens(&clip.mel, seq);
         stats.apply(&mut t);
-        let p = generator.predicted_envelope(video)?;
-        for (k, (a, b)) in p.iter().zip(&t).enumerate() {
-            err[k % 2].push((a - b) as f64);
-            truth[k % 2].push(*b as f64);
-        }
+        truth.extend(t);
+        predicted.extend(generator.predicted_envelope(video)?);
     }
-    let var = |v: &[f64]| {
-        let m = v.iter().sum::<f64>() / v.len() as f64;
-        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64
-    };
-    let mse = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64;
-    Ok([1.0 - mse(&err[0]) / var(&truth[0]), 1.0 - mse(&err[1]) / var(&truth[1])])
+    Ok(r_squared(&predicted, &truth))
 }
 
 #[derive(Default, Clone, serde::Serialize)]

@@ -262,25 +262,31 @@ impl Dataset {
             tracing::info!(kept = clips.len(), dropped = before - clips.len(), "alignment filter");
         }
         let stats = MelStats::of(&clips, seq.mel.n_mels);
-        let video_stats = config.data.standardize_video.then(|| {
-            let stats = VideoStats::of(&clips, foley_encoders::efficientnet::FEATURE_DIM, sync_dim, seq.sync_tokens_per_segment());
-            for clip in &mut clips {
-                stats.apply(&mut clip.semantic, &mut clip.sync);
-            }
-            stats
-        });
-        let mut sync_dim = sync_dim;
+        let video_stats =
+            config.data.standardize_video.then(|| VideoStats::of(&clips, foley_encoders::efficientnet::FEATURE_DIM, sync_dim, seq.sync_tokens_per_segment()));
         let envelope_stats = config.data.envelope.then(|| {
             let envelopes: Vec<Vec<f32>> = clips.iter().map(|c| envelope_of_tokens(&c.mel, &seq)).collect();
-            let stats = EnvelopeStats::of(envelopes.iter().map(|e| e.as_slice()));
-            for (clip, mut env) in clips.iter_mut().zip(envelopes) {
-                stats.apply(&mut env);
-                clip.sync = append_columns(&clip.sync, sync_dim, &env, ENVELOPE_DIM);
-            }
-            sync_dim += ENVELOPE_DIM;
-            stats
+            EnvelopeStats::of(envelopes.iter().map(|e| e.as_slice()))
         });
-        Ok(Self { clips, seq, sync_dim, stats, video_stats, envelope_stats, empty_text, data: config.data.clone() })
+        let sync_dim = sync_dim + if envelope_stats.is_some() { ENVELOPE_DIM } else { 0 };
+        let mut dataset = Self { clips: Vec::new(), seq, sync_dim, stats, video_stats, envelope_stats, empty_text, data: config.data.clone() };
+        dataset.clips = clips.into_iter().map(|c| dataset.prepare(c)).collect();
+        Ok(dataset)
+    }
+
+    /// A clip as [`load_clips`] reads it, made what the training clips are: video features
+    /// standardized and, with `envelope`, its standardized timing envelope appended to `sync`
+    /// (held-out clips go through this too).
+    pub fn prepare(&self, mut clip: Clip) -> Clip {
+        if let Some(stats) = &self.video_stats {
+            stats.apply(&mut clip.semantic, &mut clip.sync);
+        }
+        if let Some(stats) = &self.envelope_stats {
+            let mut env = envelope_of_tokens(&clip.mel, &self.seq);
+            stats.apply(&mut env);
+            clip.sync = append_columns(&clip.sync, self.sync_dim - ENVELOPE_DIM, &env, ENVELOPE_DIM);
+        }
+        clip
     }
 
     pub fn token_channels(&self) -> usize {

@@ -19,6 +19,8 @@ use burn::tensor::{Device, Tensor};
 use foley_seq::SequenceConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::features::moments;
+
 /// Channels per sync token: loudness (the mean over its mel frames of log10 of the frame's mean
 /// mel magnitude) and onset strength (the largest rise of that frame loudness from one mel frame
 /// to the next inside the token; a rise of the whole frame, so the noise floor's bin-wise
@@ -63,20 +65,8 @@ pub struct EnvelopeStats {
 impl EnvelopeStats {
     /// Statistics over every token of `envelopes` (each `[tokens, ENVELOPE_DIM]`).
     pub fn of<'a>(envelopes: impl Iterator<Item = &'a [f32]>) -> Self {
-        let (mut sum, mut sq, mut n) = ([0f64; ENVELOPE_DIM], [0f64; ENVELOPE_DIM], 0usize);
-        for env in envelopes {
-            for row in env.chunks(ENVELOPE_DIM) {
-                for (k, &v) in row.iter().enumerate() {
-                    sum[k] += v as f64;
-                    sq[k] += (v as f64).powi(2);
-                }
-                n += 1;
-            }
-        }
-        let n = n.max(1) as f64;
-        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
-        let std = sq.iter().zip(&mean).map(|(q, m)| (q / n - m * m).max(0.0).sqrt().max(1e-3) as f32).collect();
-        Self { mean: mean.iter().map(|&m| m as f32).collect(), std }
+        let (mean, std) = moments(envelopes.flat_map(|e| e.chunks(ENVELOPE_DIM)), ENVELOPE_DIM, 1);
+        Self { mean, std }
     }
 
     /// Raw -> standardized, in place.
@@ -86,6 +76,20 @@ impl EnvelopeStats {
             *v = (*v - self.mean[k]) / self.std[k];
         }
     }
+}
+
+/// R² of a `predicted` envelope against the `truth` (both `[tokens, ENVELOPE_DIM]`, any number
+/// of clips concatenated), per channel: 1 is perfect, 0 no better than the truth's mean.
+pub fn r_squared(predicted: &[f32], truth: &[f32]) -> [f64; ENVELOPE_DIM] {
+    let (mut sum, mut sq, mut err) = ([0f64; ENVELOPE_DIM], [0f64; ENVELOPE_DIM], [0f64; ENVELOPE_DIM]);
+    for (i, (&p, &t)) in predicted.iter().zip(truth).enumerate() {
+        let k = i % ENVELOPE_DIM;
+        sum[k] += t as f64;
+        sq[k] += (t as f64).powi(2);
+        err[k] += ((p - t) as f64).powi(2);
+    }
+    let n = (truth.len() / ENVELOPE_DIM).max(1) as f64;
+    std::array::from_fn(|k| 1.0 - (err[k] / n) / (sq[k] / n - (sum[k] / n).powi(2)).max(1e-12))
 }
 
 /// `[tokens, a_dim]` rows and `[tokens, b_dim]` rows -> `[tokens, a_dim + b_dim]`.

@@ -1,15 +1,15 @@
 //! Training the timing-envelope predictor (`foley train envelope`): mean squared error between
 //! the predicted and the true standardized envelope of every sync token, AdamW with warm-up.
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use foley_flow::noise::SplitMix64;
 
-use crate::data::{Clip, Dataset};
-use crate::envelope::{ENVELOPE_DIM, EnvelopePredictor, append_columns, envelope_of_tokens, predictor_input};
+use crate::data::Clip;
+use crate::envelope::{ENVELOPE_DIM, EnvelopePredictor, predictor_input, r_squared};
 
 /// One clip as the predictor sees it.
 #[derive(Debug, Clone)]
@@ -20,53 +20,22 @@ pub struct EnvelopeExample {
     pub target: Vec<f32>,
 }
 
-/// The examples of a training set loaded with `envelope = true` (its clips are standardized and
-/// carry the envelope as their last sync channels).
-pub fn dataset_examples(dataset: &Dataset) -> Result<Vec<EnvelopeExample>> {
-    ensure!(dataset.envelope_stats.is_some(), "the run's [data] has no `envelope = true`: its generator takes no timing envelope");
-    let sync_dim = dataset.sync_dim;
+/// The examples of clips prepared by a dataset loaded with `envelope = true`
+/// ([`Dataset::prepare`]: standardized, the envelope as the last of their `sync_dim` channels).
+pub fn examples(clips: &[Clip], sync_dim: usize) -> Vec<EnvelopeExample> {
     let backbone = sync_dim - ENVELOPE_DIM;
     let sem_dim = foley_encoders::efficientnet::FEATURE_DIM;
-    let mut out = Vec::with_capacity(dataset.clips.len());
-    for clip in &dataset.clips {
-        let (mut sync, mut target) = (Vec::new(), Vec::new());
-        for row in clip.sync.chunks(sync_dim) {
-            sync.extend_from_slice(&row[..backbone]);
-            target.extend_from_slice(&row[backbone..]);
-        }
-        out.push(EnvelopeExample { input: predictor_input(&clip.semantic, sem_dim, &sync, backbone), target });
-    }
-    Ok(out)
-}
-
-/// Examples of raw clips (e.g. a held-out split) standardized with `dataset`'s statistics.
-pub fn raw_examples(clips: &[Clip], dataset: &Dataset) -> Result<Vec<EnvelopeExample>> {
-    let stats = dataset.envelope_stats.as_ref().context("the training set has no envelope")?;
-    let backbone = dataset.sync_dim - ENVELOPE_DIM;
-    let prepared: Vec<Clip> = clips
+    clips
         .iter()
-        .map(|c| {
-            let mut c = c.clone();
-            if let Some(v) = &dataset.video_stats {
-                v.apply(&mut c.semantic, &mut c.sync);
+        .map(|clip| {
+            let (mut sync, mut target) = (Vec::new(), Vec::new());
+            for row in clip.sync.chunks(sync_dim) {
+                sync.extend_from_slice(&row[..backbone]);
+                target.extend_from_slice(&row[backbone..]);
             }
-            let mut env = envelope_of_tokens(&c.mel, &dataset.seq);
-            stats.apply(&mut env);
-            c.sync = append_columns(&c.sync, backbone, &env, ENVELOPE_DIM);
-            c
+            EnvelopeExample { input: predictor_input(&clip.semantic, sem_dim, &sync, backbone), target }
         })
-        .collect();
-    let view = Dataset {
-        clips: prepared,
-        seq: dataset.seq.clone(),
-        sync_dim: dataset.sync_dim,
-        stats: dataset.stats.clone(),
-        video_stats: None,
-        envelope_stats: dataset.envelope_stats.clone(),
-        empty_text: Vec::new(),
-        data: dataset.data.clone(),
-    };
-    dataset_examples(&view)
+        .collect()
 }
 
 /// Optimizer settings.
@@ -128,20 +97,12 @@ pub fn train_predictor(
 /// examples' mean).
 pub fn r2(predictor: &EnvelopePredictor, examples: &[EnvelopeExample], device: &Device) -> Result<[f64; ENVELOPE_DIM]> {
     ensure!(!examples.is_empty(), "no clips to score");
-    let (mut sum, mut sq, mut err, mut n) = ([0f64; ENVELOPE_DIM], [0f64; ENVELOPE_DIM], [0f64; ENVELOPE_DIM], 0usize);
+    let mut predicted = Vec::new();
     for chunk in examples.chunks(16) {
         let refs: Vec<&EnvelopeExample> = chunk.iter().collect();
         let (x, _) = stack(&refs, device);
-        let p: Vec<f32> = predictor.forward(x).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let truth = chunk.iter().flat_map(|e| e.target.iter());
-        for (i, (a, &t)) in p.iter().zip(truth).enumerate() {
-            let k = i % ENVELOPE_DIM;
-            sum[k] += t as f64;
-            sq[k] += (t as f64).powi(2);
-            err[k] += ((a - t) as f64).powi(2);
-            n += (k == 0) as usize;
-        }
+        predicted.extend(predictor.forward(x).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?);
     }
-    let n = n as f64;
-    Ok(std::array::from_fn(|k| 1.0 - (err[k] / n) / (sq[k] / n - (sum[k] / n).powi(2)).max(1e-12)))
+    let truth: Vec<f32> = examples.iter().flat_map(|e| e.target.iter().copied()).collect();
+    Ok(r_squared(&predicted, &truth))
 }

@@ -28,7 +28,7 @@ pub struct VideoStats {
 
 /// Mean and standard deviation of `period * dim` channels: column `c` of row `i` of `rows`
 /// (each `dim` wide) belongs to channel `(i % period) * dim + c`.
-fn moments<'a>(rows: impl Iterator<Item = &'a [f32]>, dim: usize, period: usize) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn moments<'a>(rows: impl Iterator<Item = &'a [f32]>, dim: usize, period: usize) -> (Vec<f32>, Vec<f32>) {
     let (mut sum, mut sq, mut count) = (vec![0f64; period * dim], vec![0f64; period * dim], vec![0usize; period]);
     for (i, row) in rows.enumerate() {
         let p = i % period;

@@ -30,5 +30,8 @@ pub mod semantic_vama;
 pub mod shortcut;
 pub mod train;
 
+#[cfg(test)]
+mod test_support;
+
 pub use config::TrainConfig;
 pub use model::{GenMeta, Generator};

@@ -95,13 +95,9 @@ impl Generator {
     /// Save weights as `dtype` safetensors at `path` and the metadata beside it (`gen.json` for `gen.safetensors`), each
     /// through a temporary file renamed into place.
     pub fn save(&self, path: &Path, dtype: DType) -> Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let tmp = tempfile::Builder::new().prefix(".gen-").suffix(".safetensors").tempfile_in(dir)?.into_temp_path();
-        let mut store = SafetensorsStore::from_file(tmp.to_path_buf()).overwrite(true).with_to_adapter(FloatCastAdapter::to(dtype));
-        self.net.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving generator to {}: {e}", path.display()))?;
+        let tmp = stage_safetensors(&self.net, path, dtype)?;
         let meta = meta_path(path);
-        let meta_tmp = tempfile::Builder::new().prefix(".gen-").suffix(".json").tempfile_in(dir)?;
+        let meta_tmp = tempfile::Builder::new().prefix(".gen-").suffix(".json").tempfile_in(path.parent().unwrap_or(Path::new(".")))?;
         std::fs::write(meta_tmp.path(), serde_json::to_string(&self.meta)?)?;
         tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
         meta_tmp.persist(&meta).with_context(|| format!("writing {}", meta.display()))?;
@@ -115,9 +111,7 @@ impl Generator {
         let meta: GenMeta = serde_json::from_slice(&std::fs::read(&meta_file).with_context(|| format!("reading {}", meta_file.display()))?)
             .with_context(|| format!("parsing {}", meta_file.display()))?;
         let mut net = FlowNetwork::random(&meta.flow, 0, device)?;
-        let mut store = SafetensorsStore::from_file(path.to_path_buf()).with_from_adapter(FloatCastAdapter::to(DType::F32));
-        let result = net.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading generator from {}: {e}", path.display()))?;
-        anyhow::ensure!(result.missing.is_empty(), "{}: missing weights {:?}", path.display(), result.missing);
+        load_safetensors(&mut net, path)?;
         net.empty_string_feat = empty_text_tensor(&meta, device);
         let predictor = envelope_path(path);
         let envelope =
@@ -231,21 +225,34 @@ pub fn predictor_input_dim(flow: &FlowConfig, positional_channels: usize) -> usi
 
 /// Save an envelope predictor (f32 safetensors, through a temporary file).
 pub fn save_predictor(predictor: &EnvelopePredictor, path: &Path) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = tempfile::Builder::new().prefix(".envelope-").suffix(".safetensors").tempfile_in(dir)?.into_temp_path();
-    let mut store = SafetensorsStore::from_file(tmp.to_path_buf()).overwrite(true);
-    predictor.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving envelope predictor to {}: {e}", path.display()))?;
-    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    stage_safetensors(predictor, path, DType::F32)?.persist(path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
 fn load_predictor(path: &Path, flow: &FlowConfig, positional_channels: usize, device: &Device) -> Result<EnvelopePredictor> {
     let mut predictor = EnvelopePredictor::new(predictor_input_dim(flow, positional_channels), device);
-    let mut store = SafetensorsStore::from_file(path.to_path_buf()).with_from_adapter(FloatCastAdapter::to(DType::F32));
-    let result = predictor.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading envelope predictor from {}: {e}", path.display()))?;
-    anyhow::ensure!(result.missing.is_empty(), "{}: missing weights {:?}", path.display(), result.missing);
+    load_safetensors(&mut predictor, path)?;
     Ok(predictor)
+}
+
+/// `module` as `dtype` safetensors in a temporary file beside `path` (its folder created), for
+/// the caller to rename into place (`persist(path)`): a crash never leaves `path` half written.
+pub(crate) fn stage_safetensors<M: ModuleSnapshot>(module: &M, path: &Path, dtype: DType) -> Result<tempfile::TempPath> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = tempfile::Builder::new().prefix(".foley-").suffix(".safetensors").tempfile_in(dir)?.into_temp_path();
+    let mut store = SafetensorsStore::from_file(tmp.to_path_buf()).overwrite(true).with_to_adapter(FloatCastAdapter::to(dtype));
+    module.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving {}: {e}", path.display()))?;
+    Ok(tmp)
+}
+
+/// Read the safetensors file `path` into `module` (widened to f32); every weight of `module` must
+/// be in it.
+pub(crate) fn load_safetensors<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<()> {
+    let mut store = SafetensorsStore::from_file(path.to_path_buf()).with_from_adapter(FloatCastAdapter::to(DType::F32));
+    let result = module.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading {}: {e}", path.display()))?;
+    anyhow::ensure!(result.missing.is_empty(), "{}: missing weights {:?}", path.display(), result.missing);
+    Ok(())
 }
 
 fn empty_text_tensor(meta: &GenMeta, device: &Device) -> Tensor<2> {

@@ -7,19 +7,19 @@
 
 use std::path::Path;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, Param};
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::activation::gelu;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use foley_flow::noise::SplitMix64;
 use foley_flow::{FlowConfig, FlowNetwork, InputBranch};
 
 use crate::data::{Clip, Dataset, with_positional};
+use crate::model::{load_safetensors, stage_safetensors};
 
 /// Default fraction of mel tokens hidden (Foley-Flow's 0.8).
 pub const DEFAULT_MASK_RATIO: f64 = 0.8;
@@ -92,12 +92,7 @@ impl SemanticVama {
     /// Save the trained projection alone (f32 safetensors, through a temporary file): what
     /// `[train] init_clip_proj` loads into a new generator.
     pub fn save_projection(&self, path: &Path) -> Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = tempfile::Builder::new().prefix(".vama-").suffix(".safetensors").tempfile_in(dir)?.into_temp_path();
-        let mut store = SafetensorsStore::from_file(tmp.to_path_buf()).overwrite(true);
-        self.clip_proj.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving {}: {e}", path.display()))?;
-        tmp.persist(path).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        stage_safetensors(&self.clip_proj, path, DType::F32)?.persist(path).with_context(|| format!("writing {}", path.display()))?;
         Ok(())
     }
 }
@@ -105,10 +100,7 @@ impl SemanticVama {
 /// Load a projection saved by [`SemanticVama::save_projection`] into `proj`.
 pub fn load_projection(proj: &mut InputBranch, path: &Path) -> Result<()> {
     ensure!(path.is_file(), "{} does not exist (train it with `foley train vama CONFIG.toml`)", path.display());
-    let mut store = SafetensorsStore::from_file(path.to_path_buf());
-    let result = proj.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading {}: {e}", path.display()))?;
-    ensure!(result.missing.is_empty(), "{}: missing weights {:?} (a projection for another generator size?)", path.display(), result.missing);
-    Ok(())
+    load_safetensors(proj, path).context("a projection for another generator size?")
 }
 
 /// A 0/1 mask over `n` tokens hiding `round(ratio * spans)` of its `SPAN_TOKENS`-token spans.
@@ -136,20 +128,15 @@ pub struct VamaExample {
     pub tokens: Vec<f32>,
 }
 
-/// Examples of `clips`, prepared as `dataset` prepares its own (`standardized`: the clips'
-/// semantic features already are, as a loaded dataset's are).
-pub fn examples(clips: &[Clip], dataset: &Dataset, standardized: bool) -> Vec<VamaExample> {
+/// Examples of clips prepared by `dataset` (its own, or others through [`Dataset::prepare`]).
+pub fn examples(clips: &[Clip], dataset: &Dataset) -> Vec<VamaExample> {
     let sem_dim = foley_encoders::efficientnet::FEATURE_DIM;
     clips
         .iter()
         .map(|c| {
-            let (mut semantic, mut sync) = (c.semantic.clone(), c.sync.clone());
-            if let (false, Some(stats)) = (standardized, &dataset.video_stats) {
-                stats.apply(&mut semantic, &mut sync);
-            }
             let mut tokens = c.mel.clone();
             dataset.stats.normalize(&mut tokens);
-            VamaExample { clip: with_positional(&semantic, sem_dim, dataset.seq.clip_frame_rate, dataset.data.positional_channels), tokens }
+            VamaExample { clip: with_positional(&c.semantic, sem_dim, dataset.seq.clip_frame_rate, dataset.data.positional_channels), tokens }
         })
         .collect()
 }
@@ -244,23 +231,7 @@ mod tests {
     }
 
     fn tiny() -> FlowConfig {
-        FlowConfig {
-            latent_dim: 8,
-            clip_dim: 32,
-            sync_dim: 16,
-            text_dim: 24,
-            hidden_dim: 64,
-            depth: 2,
-            fused_depth: 1,
-            num_heads: 2,
-            mlp_ratio: 2.0,
-            latent_seq_len: 16,
-            clip_seq_len: 4,
-            sync_seq_len: 8,
-            text_seq_len: 3,
-            v2: true,
-            extensions: foley_flow::Extensions { masked_audio: true, shortcut: true, audio_self_attn: false, aligned_video: false },
-        }
+        crate::test_support::tiny_flow_config(false)
     }
 
     #[test]
@@ -273,10 +244,10 @@ mod tests {
         vama.save_projection(&path).unwrap();
         let mut net = FlowNetwork::random(&flow, 2, &device).unwrap();
         let x = Tensor::<3>::from_data(TensorData::new(foley_flow::noise::standard_normal(3, 2 * 4 * 32), [2, 4, 32]), &device);
-        let before: Vec<f32> = net.clip_input_proj.forward(x.clone()).into_data().to_vec().unwrap();
+        let before: Vec<f32> = net.clip_input_proj.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
         load_projection(&mut net.clip_input_proj, &path).unwrap();
-        let loaded: Vec<f32> = net.clip_input_proj.forward(x.clone()).into_data().to_vec().unwrap();
-        let want: Vec<f32> = vama.clip_proj.forward(x).into_data().to_vec().unwrap();
+        let loaded: Vec<f32> = net.clip_input_proj.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+        let want: Vec<f32> = vama.clip_proj.forward(x).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(loaded, want);
         assert_ne!(before, want, "different seeds start from different projections");
         let missing = load_projection(&mut net.clip_input_proj, &dir.path().join("nope.safetensors")).unwrap_err().to_string();

@@ -54,26 +54,10 @@ pub fn sample_step(levels: u32, rng: &mut foley_flow::noise::SplitMix64) -> Shor
 mod tests {
     use super::*;
     use burn::tensor::{Device, TensorData};
-    use foley_flow::{Extensions, FlowConfig};
+    use foley_flow::FlowConfig;
 
     fn tiny() -> FlowConfig {
-        FlowConfig {
-            latent_dim: 8,
-            clip_dim: 32,
-            sync_dim: 16,
-            text_dim: 24,
-            hidden_dim: 64,
-            depth: 2,
-            fused_depth: 1,
-            num_heads: 2,
-            mlp_ratio: 2.0,
-            latent_seq_len: 16,
-            clip_seq_len: 4,
-            sync_seq_len: 8,
-            text_seq_len: 3,
-            v2: true,
-            extensions: Extensions { masked_audio: true, shortcut: true, audio_self_attn: false, aligned_video: true },
-        }
+        crate::test_support::tiny_flow_config(true)
     }
 
     fn data(v: Vec<f32>, d: [usize; 3], device: &Device) -> Tensor<3> {

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -29,4 +30,18 @@ pub fn run(args: TrainArgs) -> Result<()> {
         TrainCommand::Sync(args) => super::train_sync::run(args),
         TrainCommand::Vama(args) => super::train_vama::run(args),
     }
+}
+
+/// The progress bar of the training commands: steps, current losses, steps/s.
+pub(super) fn train_bar(steps: u64) -> ProgressBar {
+    let bar = ProgressBar::new(steps);
+    bar.set_style(ProgressStyle::with_template("train [{bar:32}] {pos}/{len} {msg} {per_sec} eta {eta}").expect("static template").progress_chars("=> "));
+    bar
+}
+
+/// `loss` folded into the running average the bar shows (one step's loss is noisy).
+pub(super) fn smoothed(average: &mut Option<f64>, loss: f64) -> f64 {
+    let s = average.map_or(loss, |s| 0.98 * s + 0.02 * loss);
+    *average = Some(s);
+    s
 }

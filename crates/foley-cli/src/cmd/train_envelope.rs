@@ -10,9 +10,8 @@ use burn::tensor::Device;
 use clap::Args;
 use foley_gen::TrainConfig;
 use foley_gen::data::{Dataset, load_clips};
-use foley_gen::envelope_train::{EnvelopeTrainOptions, dataset_examples, r2, raw_examples, train_predictor};
+use foley_gen::envelope_train::{EnvelopeTrainOptions, examples, r2, train_predictor};
 use foley_gen::model::{envelope_path, save_predictor};
-use indicatif::{ProgressBar, ProgressStyle};
 
 /// Options of `foley train envelope`.
 #[derive(Args)]
@@ -36,19 +35,20 @@ pub fn run(args: TrainEnvelopeArgs) -> Result<()> {
     let device = Device::flex();
     // The generator's empty text is irrelevant here; the statistics come from the same clips.
     let dataset = Dataset::load(&config, Vec::new())?;
-    let train = dataset_examples(&dataset)?;
+    let train = examples(&dataset.clips, dataset.sync_dim);
     let test = match &args.test {
-        Some(dir) => Some(raw_examples(&load_clips(&[dir], &dataset.seq, config.data.text_seq_len)?.0, &dataset)?),
+        Some(dir) => {
+            let clips: Vec<_> = load_clips(&[dir], &dataset.seq, config.data.text_seq_len)?.0.into_iter().map(|c| dataset.prepare(c)).collect();
+            Some(examples(&clips, dataset.sync_dim))
+        }
         None => None,
     };
     let options = EnvelopeTrainOptions { steps: args.steps, learning_rate: args.lr, seed: args.seed, ..EnvelopeTrainOptions::default() };
-    let bar = ProgressBar::new(options.steps as u64);
-    bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}").expect("static template").progress_chars("=> "));
+    let bar = super::train::train_bar(options.steps as u64);
     let started = Instant::now();
     let mut smooth = None::<f64>;
     let predictor = train_predictor(&train, &options, &device, &mut |step, loss| {
-        let s = smooth.map_or(loss, |s| 0.98 * s + 0.02 * loss);
-        smooth = Some(s);
+        let s = super::train::smoothed(&mut smooth, loss);
         bar.set_position(step as u64);
         bar.set_message(format!("loss {s:.4}"));
         if step % 100 == 0 {

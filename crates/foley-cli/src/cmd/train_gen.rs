@@ -11,7 +11,6 @@ use foley_encoders::bert::{HIDDEN_DIM, MiniLm};
 use foley_gen::TrainConfig;
 use foley_gen::data::{Dataset, fit_text};
 use foley_gen::train::Trainer;
-use indicatif::{ProgressBar, ProgressStyle};
 
 /// Options of `foley train gen`.
 #[derive(Args)]
@@ -39,14 +38,12 @@ pub fn run(args: TrainGenArgs) -> Result<()> {
     println!("{} clips, {} parameters, from step {}", clips, trainer.num_params(), trainer.state.step);
 
     let total = config.train.steps as u64;
-    let bar = ProgressBar::new(total);
-    bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}").expect("static template").progress_chars("=> "));
+    let bar = super::train::train_bar(total);
     bar.set_position(trainer.state.step as u64);
     let (started, first) = (Instant::now(), trainer.state.step);
     let mut smooth = None::<f64>;
     trainer.run(args.stop_at, &mut |log| {
-        let s = smooth.map_or(log.loss, |s| 0.98 * s + 0.02 * log.loss);
-        smooth = Some(s);
+        let s = super::train::smoothed(&mut smooth, log.loss);
         let rate = (log.step - first) as f64 / started.elapsed().as_secs_f64();
         bar.set_position(log.step as u64);
         bar.set_message(format!("loss {s:.4} (fm {:.3} sc {:.3}) {rate:.2} steps/s", log.flow_loss, log.shortcut_loss));

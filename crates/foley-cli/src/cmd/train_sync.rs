@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use foley_encoders::sync_plot::Curve;
 use foley_encoders::sync_recipe::{self, RecipeOptions, Stage};
 use foley_encoders::sync_train::{Objective, TrainOptions};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use crate::output;
 
@@ -126,7 +126,7 @@ pub fn run(args: TrainSyncArgs) -> Result<()> {
                 if let Some(s) = spinner.take() {
                     s.finish_and_clear();
                 }
-                train_bar(steps as u64)
+                super::train::train_bar(steps as u64)
             });
             let loss = |name: &str, v: Option<f64>| v.map(|v| format!(" {name} {v:.3}")).unwrap_or_default();
             bar.set_message(format!("{}{}", loss("nce", log.contrastive), loss("vama", log.vama)).trim().to_string());
@@ -159,11 +159,4 @@ pub fn run(args: TrainSyncArgs) -> Result<()> {
     );
     println!("wrote {}/{{sync.safetensors, sync.json, curve.csv, curve.png, result.json}}", args.out.display());
     Ok(())
-}
-
-/// Training progress: steps, current losses, steps/s.
-fn train_bar(steps: u64) -> ProgressBar {
-    let bar = ProgressBar::new(steps);
-    bar.set_style(ProgressStyle::with_template("train [{bar:32}] {pos}/{len} {msg} {per_sec} eta {eta}").expect("static template").progress_chars("=> "));
-    bar
 }

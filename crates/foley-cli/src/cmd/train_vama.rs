@@ -12,7 +12,6 @@ use clap::Args;
 use foley_gen::TrainConfig;
 use foley_gen::data::{Dataset, load_clips};
 use foley_gen::semantic_vama::{VamaOptions, examples, held_out_errors, train};
-use indicatif::{ProgressBar, ProgressStyle};
 
 /// Options of `foley train vama`.
 #[derive(Args)]
@@ -40,15 +39,13 @@ pub fn run(args: TrainVamaArgs) -> Result<()> {
     let device = Device::flex();
     let dataset = Dataset::load(&config, Vec::new())?;
     let flow = config.flow_config(dataset.sync_dim);
-    let train_examples = examples(&dataset.clips, &dataset, true);
+    let train_examples = examples(&dataset.clips, &dataset);
     let options = VamaOptions { steps: args.steps, mask_ratio: args.mask_ratio, seed: args.seed, ..VamaOptions::default() };
-    let bar = ProgressBar::new(options.steps as u64);
-    bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}").expect("static template").progress_chars("=> "));
+    let bar = super::train::train_bar(options.steps as u64);
     let started = Instant::now();
     let mut smooth = None::<f64>;
     let model = train(&train_examples, &flow, &options, &device, &mut |step, loss| {
-        let s = smooth.map_or(loss, |s| 0.98 * s + 0.02 * loss);
-        smooth = Some(s);
+        let s = super::train::smoothed(&mut smooth, loss);
         bar.set_position(step as u64);
         bar.set_message(format!("loss {s:.4}"));
         if step % 100 == 0 {
@@ -67,8 +64,8 @@ pub fn run(args: TrainVamaArgs) -> Result<()> {
         smooth.unwrap_or(f64::NAN)
     );
     if let Some(dir) = &args.test {
-        let clips = load_clips(&[dir], &dataset.seq, config.data.text_seq_len)?.0;
-        let (own, other) = held_out_errors(&model, &examples(&clips, &dataset, false), &flow, options.mask_ratio, &device)?;
+        let clips: Vec<_> = load_clips(&[dir], &dataset.seq, config.data.text_seq_len)?.0.into_iter().map(|c| dataset.prepare(c)).collect();
+        let (own, other) = held_out_errors(&model, &examples(&clips, &dataset), &flow, options.mask_ratio, &device)?;
         println!("held-out reconstruction error of the hidden spans ({} clips): own video {own:.4}, next clip's video {other:.4}", clips.len());
     }
     let path = args.output.unwrap_or_else(|| config.out_dir.join("clip_proj_vama.safetensors"));
