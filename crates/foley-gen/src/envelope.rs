@@ -98,12 +98,12 @@ pub fn append_columns(a: &[f32], a_dim: usize, b: &[f32], b_dim: usize) -> Vec<f
 }
 
 /// The predictor's input rows `[sync_seq_len, semantic_dim + sync_dim]`: each sync token with
-/// the frame feature shown at its time (nearest, 8 fps -> 24 tokens/s).
+/// the frame feature shown at its time (nearest-exact, as MMAudio maps rows: 8 fps -> 24 tokens/s).
 pub fn predictor_input(semantic: &[f32], semantic_dim: usize, sync: &[f32], sync_dim: usize) -> Vec<f32> {
     let (nc, ns) = (semantic.len() / semantic_dim, sync.len() / sync_dim);
     let mut out = Vec::with_capacity(ns * (semantic_dim + sync_dim));
     for i in 0..ns {
-        let j = (((i as f64 + 0.5) * nc as f64 / ns as f64) as usize).min(nc - 1);
+        let j = foley_seq::nearest_exact_source(i, nc, ns);
         out.extend_from_slice(&semantic[j * semantic_dim..(j + 1) * semantic_dim]);
         out.extend_from_slice(&sync[i * sync_dim..(i + 1) * sync_dim]);
     }

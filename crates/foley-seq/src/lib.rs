@@ -186,6 +186,22 @@ impl SequenceConfig {
     }
 }
 
+/// Source row of output row `i` when a sequence of `in_len` rows is resampled to `out_len` rows
+/// by nearest-exact interpolation: MMAudio's `F.interpolate(mode="nearest-exact")`, which maps
+/// the sync (and, in SALSA-V's aligned-video option, the CLIP) rows onto the latent rows.
+///
+/// PyTorch's CPU kernel (the AVX2 / AVX-512 build the reference vectors come from) computes the
+/// centre `scale * (i + 0.5) - 0.5` as one fused multiply-add in f32, with `scale = in / out`
+/// in f32, clamps it at 0 and rounds half up. Exact-rational arithmetic or an f64 product gives
+/// another row wherever `(i + 0.5) * in / out` is an integer (192 -> 345 rows: output 287 reads
+/// row 160, not 159), so every path that maps rows must use this one function.
+pub fn nearest_exact_source(i: usize, in_len: usize, out_len: usize) -> usize {
+    assert!(in_len > 0 && out_len > 0, "nearest-exact resampling of {in_len} rows to {out_len}");
+    let scale = in_len as f32 / out_len as f32;
+    let centre = scale.mul_add(i as f32 + 0.5, -0.5).max(0.0);
+    ((centre + 0.5).floor() as usize).min(in_len - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +218,20 @@ mod tests {
         assert_eq!(s16.sync_token_rate(), 24.0);
         // 10 s: (250 - 16) / 8 + 1 = 30 segments of 8 tokens.
         assert_eq!(SequenceConfig::mmaudio_16k(10.0).sync_seq_len(), 240);
+    }
+
+    #[test]
+    fn nearest_exact_matches_pytorch_at_its_ties() {
+        // Rows where `(i + 0.5) * in / out` is an integer, read off torch 2.15's CPU
+        // `F.interpolate(torch.arange(in), size=out, mode="nearest-exact")`; foley-flow's
+        // golden test checks whole index tables of the pipeline's geometries.
+        for (in_len, out_len, i, want) in [(192, 345, 287, 160), (24, 50, 12, 6), (24, 50, 37, 18), (16, 31, 15, 8), (2, 41, 20, 1), (2, 25, 12, 1)] {
+            assert_eq!(nearest_exact_source(i, in_len, out_len), want, "{in_len} -> {out_len}, row {i}");
+        }
+        // Identity, broadcast of one row, and the last row never past the end.
+        assert!((0..250).all(|i| nearest_exact_source(i, 250, 250) == i));
+        assert!((0..40).all(|i| nearest_exact_source(i, 1, 40) == 0));
+        assert_eq!(nearest_exact_source(344, 192, 345), 191);
     }
 
     #[test]

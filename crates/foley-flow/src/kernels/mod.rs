@@ -11,6 +11,7 @@
 use burn::tensor::activation::silu;
 use burn::tensor::{DType, Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
+use foley_seq::nearest_exact_source;
 use rayon::prelude::*;
 
 pub mod attention;
@@ -89,7 +90,8 @@ pub fn gated_residual(x: Tensor<3>, y: Tensor<3>, gate: Tensor<3>) -> Tensor<3> 
 }
 
 /// `(B, M, D)` -> `(B, N, D)` by nearest-exact upsampling along the sequence (MMAudio's
-/// `F.interpolate(mode="nearest-exact")`); `M = 1` broadcasts, `M = N` is the identity. The
+/// `F.interpolate(mode="nearest-exact")`, row rule [`nearest_exact_source`]); `M = 1`
+/// broadcasts, `M = N` is the identity. The
 /// kernels read their modulation rows this way without materialising them: the latent stream's
 /// adaLN matmul then runs on the 192 sync-rate rows of an 8 s clip instead of 250 latent rows.
 pub fn upsample_rows(t: Tensor<3>, n: usize) -> Tensor<3> {
@@ -98,18 +100,11 @@ pub fn upsample_rows(t: Tensor<3>, n: usize) -> Tensor<3> {
         1 => t.expand([b, n, d]),
         m if m == n => t,
         m => {
-            let index: Vec<i64> = (0..n).map(|i| nearest_exact(i, m, n) as i64).collect();
+            let index: Vec<i64> = (0..n).map(|i| nearest_exact_source(i, m, n) as i64).collect();
             let device = t.device();
             t.select(1, Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(index, [n]), &device))
         }
     }
-}
-
-/// Source row of output row `i` when `in_len` rows are upsampled to `out_len` nearest-exact:
-/// `floor((i + 0.5) * in / out)` with PyTorch's f32 scale.
-pub fn nearest_exact(i: usize, in_len: usize, out_len: usize) -> usize {
-    let scale = in_len as f32 / out_len as f32;
-    (((i as f64 + 0.5) * scale as f64).floor() as usize).min(in_len - 1)
 }
 
 /// Epsilon of MMAudio's `nn.LayerNorm(elementwise_affine=False)`.
@@ -129,7 +124,7 @@ impl Rows {
         let n = match self.rows {
             1 => 0,
             m if m == out_len => n,
-            m => nearest_exact(n, m, out_len),
+            m => nearest_exact_source(n, m, out_len),
         };
         let start = self.offset + b * self.strides[0] + n * self.strides[1];
         &self.tensor.storage::<f32>()[start..start + d]
@@ -185,7 +180,7 @@ mod tests {
         let (b, n, d) = (2, 37, 24);
         let x = Tensor::<3>::from_data(TensorData::new(values(b * n * d, 7), [b, n, d]), &device);
         let y = Tensor::<3>::from_data(TensorData::new(values(b * n * d, 8), [b, n, d]), &device);
-        for m in [n, 1, 23] {
+        for m in [n, 1, 23, 24] {
             let modulation = Tensor::<3>::from_data(TensorData::new(values(b * m * 2 * d, 9), [b, m, 2 * d]), &device);
             let gate = modulation.narrow(2, d, d);
             let want = (x.clone() + y.clone() * upsample_rows(gate.clone(), n)).into_data().try_to_vec::<f32>().unwrap();
@@ -205,7 +200,7 @@ mod tests {
         let x = Tensor::<3>::from_data(TensorData::new(values(b * n * d, 4), [b, n, d]), &device);
         // Per-token modulation: chunks of a (B, N, 3D) matrix; global: (B, 1, 3D); at a lower
         // rate (B, 23, 3D).
-        for m in [n, 1, 23] {
+        for m in [n, 1, 23, 24] {
             let modulation =
                 Tensor::<3>::from_data(TensorData::new(values(b * m * 3 * d, 5).iter().map(|v| v / 40.0).collect::<Vec<_>>(), [b, m, 3 * d]), &device);
             let [shift, scale, _] = modulation.chunk(3, 2).try_into().unwrap();
