@@ -52,6 +52,10 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Ctrl-C / SIGTERM: ffmpeg children killed, temporary outputs removed.
+    if let Err(e) = foley_media::install_signal_cleanup() {
+        tracing::warn!("no cleanup on interrupt: {e}");
+    }
 
     let result = match cli.command {
         Command::Probe(args) => cmd::probe::run(args),

@@ -4,16 +4,19 @@
 //!   window, magnitude `sqrt(re² + im² + 1e-9)`, Slaney mel filterbank, clamp, log10 or ln.
 //! - [`mel_filterbank`]: librosa's Slaney-normalised filterbank, computed here.
 //! - [`GriffinLim`]: weightless inversion of a log-mel back to a waveform.
+//! - [`normalize_level`]: loudness normalization (BS.1770) with a true-peak ceiling for outputs.
 //!
 //! Geometry (sample rate, n_fft, hop, mels, log base) comes from [`foley_seq::MelConfig`].
 
 mod filterbank;
 mod griffin_lim;
+mod loudness;
 mod mel;
 mod stft;
 
 pub use filterbank::{hz_to_mel_slaney, mel_filterbank, mel_to_hz_slaney};
 pub use griffin_lim::{GriffinLim, GriffinLimReport};
+pub use loudness::{LevelMeter, LevelReport, LevelTarget, MAX_BOOST_DB, measure, normalize_level};
 pub use mel::{Mel, MelSpectrogram};
 pub use stft::Stft;
 
@@ -22,6 +25,8 @@ pub use stft::Stft;
 pub enum DspError {
     #[error("mel tensor has {got} mel bins but the configuration expects {expected}")]
     MelBins { got: usize, expected: usize },
+    #[error("loudness measurement failed: {0}")]
+    Loudness(String),
     #[error("mel tensor has no frames")]
     Empty,
     #[error("mel data length {len} is not n_mels x n_frames = {n_mels} x {n_frames}")]

@@ -42,6 +42,7 @@ pub struct Item {
 
 /// Every video under `dir` (recursively), sorted by path.
 pub fn items_from_folder(dir: &Path) -> Result<Vec<Item>> {
+    ensure!(dir.is_dir(), "{}: no such folder (give a folder of videos or a CSV manifest)", dir.display());
     let mut videos = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -1,6 +1,6 @@
 //! `foley eval` as a library call: evaluate paired directories and write the report directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use foley_dsp::MelSpectrogram;
 use foley_seq::MelConfig;
@@ -84,8 +84,57 @@ fn write_figure(path: &Path, generated: &ClipAudio, reference: &ClipAudio, gen_o
     )
 }
 
-/// A sibling temporary directory for an atomically appearing report directory.
-pub fn staging_dir(dest: &Path) -> PathBuf {
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
-    dest.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+/// The entries a report consists of, and the manifest that marks a directory as holding one.
+pub const REPORT_ENTRIES: [&str; 3] = ["report.json", "report.md", "figures"];
+/// Written beside the report; lists [`REPORT_ENTRIES`] so a later run knows what it may replace.
+pub const REPORT_MANIFEST: &str = ".foley-report";
+
+/// Can a report be written to `dest`? It must not exist, be an empty directory, or hold an
+/// earlier foley report (its manifest). Checked before any work is done.
+pub fn check_report_dest(dest: &Path) -> Result<(), EvalError> {
+    let refuse = |detail: &str| Err(EvalError::Input { path: dest.into(), detail: detail.into() });
+    match std::fs::metadata(dest) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(EvalError::Io { path: dest.into(), source: e }),
+        Ok(m) if !m.is_dir() => refuse("exists and is not a directory; choose another output"),
+        Ok(_) if dest.join(REPORT_MANIFEST).is_file() => Ok(()),
+        Ok(_) => match std::fs::read_dir(dest).map(|mut entries| entries.next().is_none()) {
+            Ok(true) => Ok(()),
+            Ok(false) => refuse("is a directory that holds files but no earlier foley report; choose a new or empty directory"),
+            Err(e) => Err(EvalError::Io { path: dest.into(), source: e }),
+        },
+    }
+}
+
+/// Moves a report finished in `staging` to `dest`. A new `dest` is the staging directory
+/// renamed; an existing one gets the report's entries replaced one by one and keeps every other
+/// file: only what an earlier report listed in its manifest is ever removed.
+pub fn publish_report(staging: foley_media::StagingDir, dest: &Path) -> Result<(), EvalError> {
+    check_report_dest(dest)?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| EvalError::Io { path, source }
+    };
+    std::fs::write(staging.path().join(REPORT_MANIFEST), REPORT_ENTRIES.join("\n") + "\n").map_err(io(staging.path()))?;
+    if !dest.exists() {
+        return std::fs::rename(staging.path(), dest).map_err(io(dest));
+    }
+    let previous = std::fs::read_to_string(dest.join(REPORT_MANIFEST)).unwrap_or_default();
+    for name in previous.lines().filter(|n| REPORT_ENTRIES.contains(n)) {
+        let old = dest.join(name);
+        let removed = if old.is_dir() { std::fs::remove_dir_all(&old) } else { std::fs::remove_file(&old) };
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&old)(e)),
+            _ => {}
+        }
+    }
+    for name in REPORT_ENTRIES.iter().chain([&REPORT_MANIFEST]) {
+        let (from, to) = (staging.path().join(name), dest.join(name));
+        // A file of the same name that no report listed (the user's) is in the way: refuse.
+        if to.exists() && name != &REPORT_MANIFEST {
+            return Err(EvalError::Input { path: to, detail: "exists and was not written by foley eval; move it away or choose another output".into() });
+        }
+        std::fs::rename(&from, &to).map_err(io(&to))?;
+    }
+    Ok(())
 }

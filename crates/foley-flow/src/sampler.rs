@@ -1,5 +1,8 @@
 //! Samplers: Euler integration of the flow ODE from noise (t = 0) to data (t = 1), with
-//! classifier-free guidance, and SALSA-V's shortcut sampler.
+//! classifier-free guidance, and SALSA-V's shortcut sampler. Known frames (long-form context,
+//! inpainting) enter a masked-trained network through its mask channels ([`ExtraInputs`]'s
+//! prompt); for a network without them (MMAudio's checkpoints) [`Guided::with_known`] replaces
+//! them at every step ([`KnownFrames`]).
 
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -24,6 +27,30 @@ pub fn initial_noise(seed: u64, shape: [usize; 3], device: &Device) -> Tensor<3>
     Tensor::from_data(TensorData::new(standard_normal(seed, shape.iter().product()), shape), device)
 }
 
+/// Frames whose final value is known, imposed by replacement (RePaint's idea for flow
+/// matching): before every step the known frames of the state `x_t` are set to where the
+/// straight path from the sampler's own noise `x0` to the known data `x1` is at time `t`,
+/// `(1 - t) x0 + t x1`, so the network sees them as it saw training data; the others evolve
+/// freely and are pulled into agreement by attention. At `t = 1` the known frames are exact.
+#[derive(Debug, Clone)]
+pub struct KnownFrames {
+    /// The starting noise (the same `x0` the sampler starts from).
+    pub x0: Tensor<3>,
+    /// `(B, N, C)` known values (anything where the mask is 0).
+    pub x1: Tensor<3>,
+    /// `(B, N, 1)`: 1 where known.
+    pub mask: Tensor<3>,
+}
+
+impl KnownFrames {
+    /// `x` with its known frames on the path at time `t`.
+    pub fn impose(&self, x: Tensor<3>, t: f32) -> Tensor<3> {
+        let on_path = self.x0.clone().mul_scalar(1.0 - t) + self.x1.clone().mul_scalar(t);
+        let keep = self.mask.clone().neg().add_scalar(1.0);
+        x * keep + on_path * self.mask.clone()
+    }
+}
+
 /// Conditional and unconditional conditions, stacked once for batched guidance.
 pub struct Guided {
     cond: Conditions,
@@ -31,13 +58,29 @@ pub struct Guided {
     both: Option<Conditions>,
     /// Guidance weight `w`: `v = w * v(cond) + (1 - w) * v(uncond)`; `w <= 1` uses `v(cond)` only.
     pub cfg_strength: f32,
+    /// Frames imposed by replacement at every step (networks without mask channels).
+    known: Option<KnownFrames>,
 }
 
 impl Guided {
     /// `uncond` comes from [`FlowNetwork::empty_conditions`] (optionally with negative text).
     pub fn new(cond: Conditions, uncond: &Conditions, cfg_strength: f32) -> Self {
         let both = (cfg_strength > 1.0).then(|| Conditions::cat(&cond, uncond));
-        Self { cond, both, cfg_strength }
+        Self { cond, both, cfg_strength, known: None }
+    }
+
+    /// Impose `known` frames by replacement at every step (see [`KnownFrames`]).
+    pub fn with_known(mut self, known: KnownFrames) -> Self {
+        self.known = Some(known);
+        self
+    }
+
+    /// `x` at time `t` with the known frames imposed (identity without them).
+    fn impose(&self, x: Tensor<3>, t: f32) -> Tensor<3> {
+        match &self.known {
+            Some(k) => k.impose(x, t),
+            None => x,
+        }
     }
 
     /// The guided velocity at `x` and time `t`. Cond and uncond run as one batch that shares
@@ -70,11 +113,12 @@ pub fn euler(
     let mut x = x0;
     let n = schedule.len().saturating_sub(1);
     for (i, w) in schedule.windows(2).enumerate() {
+        x = guided.impose(x, w[0]);
         let v = guided.velocity(net, x.clone(), w[0], extra)?;
         x = x + v.mul_scalar(w[1] - w[0]);
         progress(i + 1, n);
     }
-    Ok(x)
+    Ok(guided.impose(x, schedule.last().copied().unwrap_or(1.0)))
 }
 
 /// SALSA-V shortcut sampling: `k` steps of size `d = 1/k`, each conditioned on its own step
@@ -98,11 +142,13 @@ pub fn shortcut(
     let extra = ExtraInputs { step_size: Some(vec![d; b]), prompt: extra.prompt.clone() };
     let mut x = x0;
     for i in 0..k {
-        let v = guided.velocity(net, x.clone(), i as f32 * d, &extra)?;
+        let t = i as f32 * d;
+        x = guided.impose(x, t);
+        let v = guided.velocity(net, x.clone(), t, &extra)?;
         x = x + v.mul_scalar(d);
         progress(i + 1, k);
     }
-    Ok(x)
+    Ok(guided.impose(x, 1.0))
 }
 
 #[cfg(test)]

@@ -212,3 +212,46 @@ fn training_init_is_mmaudios_adaln_zero() {
     assert_eq!(training_init("t_embed.mlp.0.weight", &[128, 256], Init::FanIn, &used), Init::Normal(0.02));
     assert_eq!(training_init("fused_blocks.0.adaLN_modulation.1.weight", &[768, 128], Init::FanIn, &used), Init::Zeros);
 }
+
+/// Long-form context for a network without mask channels (MMAudio's checkpoints): known frames
+/// imposed by replacement at every step come out exact, and the free frames follow them.
+#[test]
+fn known_frames_by_replacement_on_the_mmaudio_network() {
+    use foley_flow::sampler::KnownFrames;
+    let device = Device::flex();
+    let config: FlowConfig = {
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(golden("mmaudio_configs.json")).unwrap()).unwrap();
+        serde_json::from_value(json["mmaudio_tiny_v1"].clone()).unwrap()
+    };
+    assert!(!config.extensions.masked_audio, "the released layout has no mask channels");
+    let net = FlowNetwork::load(&config, &golden("mmaudio_tiny_v1.weights.safetensors"), &device).unwrap();
+    let (x, _) = golden_inputs(&device);
+    let cond = net.preprocess_conditions(x.clip.clone(), x.sync.clone(), x.text.clone()).unwrap();
+    let uncond = net.empty_conditions(2, None).unwrap();
+    let x0 = initial_noise(7, [2, 40, 8], &device);
+    // The first 16 of 40 frames are known (a previous window's end).
+    let known = x.latent.clone();
+    let mask_rows: Vec<f32> = (0..2 * 40).map(|i| if i % 40 < 16 { 1.0 } else { 0.0 }).collect();
+    let mask = Tensor::<3>::from_data(TensorData::new(mask_rows, [2, 40, 1]), &device);
+    let run = |with_known: bool| {
+        let mut guided = Guided::new(cond.clone(), &uncond, 4.5);
+        if with_known {
+            guided = guided.with_known(KnownFrames { x0: x0.clone(), x1: known.clone(), mask: mask.clone() });
+        }
+        to_raw(euler(&net, x0.clone(), &guided, &linspace_schedule(10), &ExtraInputs::default(), &mut |_, _| {}).unwrap())
+    };
+    let (free, continued, again) = (run(false), run(true), run(true));
+    assert_eq!(continued.data, again.data, "deterministic");
+    let known = to_raw(known);
+    for b in 0..2 {
+        for n in 0..40 {
+            let row = |t: &foley_flow::weights::RawTensor| t.data[(b * 40 + n) * 8..(b * 40 + n + 1) * 8].to_vec();
+            if n < 16 {
+                assert_eq!(row(&continued), row(&known), "known frame {b}/{n} is exact");
+            } else {
+                let d = row(&continued).iter().zip(row(&free)).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                assert!(d > 1e-3, "free frame {b}/{n} does not depend on the known ones ({d})");
+            }
+        }
+    }
+}

@@ -11,9 +11,9 @@ use foley_encoders::ModelCache;
 use foley_encoders::bert::{HIDDEN_DIM, MiniLm};
 use foley_encoders::efficientnet::{self, EfficientNetLite0};
 use foley_encoders::sync::{SyncConfig, SyncModel, frame_input};
-use foley_flow::sampler::{Guided, euler, initial_noise, linspace_schedule, shortcut};
+use foley_flow::sampler::{Guided, KnownFrames, euler, initial_noise, linspace_schedule, shortcut};
 use foley_flow::{AudioPrompt, ExtraInputs};
-use foley_media::{FrameReader, FrameRequest, Rational, Resize};
+use foley_media::{Frame, FrameReader, FrameRequest, Rational, Resize};
 use foley_seq::SequenceConfig;
 
 use crate::config::token_channels;
@@ -62,32 +62,55 @@ pub struct VideoFeatures {
 /// the video ends early).
 pub fn video_features(enc: &Encoders, video: &Path, start: f64, seq: &SequenceConfig, progress: &mut dyn FnMut(&str)) -> Result<VideoFeatures> {
     let n = seq.clip_seq_len();
-    let mut frames = efficientnet::sample_frames(video, seq.clip_frame_rate, start, Some(n as f64 / seq.clip_frame_rate))?;
-    ensure!(!frames.is_empty(), "{}: no video frames after {start} s", video.display());
-    while frames.len() < n {
-        frames.push(frames.last().cloned().context("no frames")?);
-    }
-    progress("semantic");
-    let semantic = enc.frames.encode_frames(&frames, 16, &enc.device).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let semantic = efficientnet::sample_frames(video, seq.clip_frame_rate, start, Some(n as f64 / seq.clip_frame_rate))?;
+    let request =
+        FrameRequest { fps: sync_fps(seq)?, start, duration: Some(sync_frames_needed(seq).max(1) as f64 / seq.sync_frame_rate), resize: sync_resize(enc) };
+    let sync = FrameReader::open(video, &request)?.collect::<Result<Vec<_>, _>>()?;
+    ensure!(!semantic.is_empty() && !sync.is_empty(), "{}: no video frames after {start} s", video.display());
+    features_from_frames(enc, semantic, sync, seq, progress)
+}
 
-    let needed = if seq.sync_num_segments() == 0 { 0 } else { (seq.sync_num_segments() - 1) * seq.sync_step_size + seq.sync_num_frames_per_segment };
-    let request = FrameRequest {
-        fps: Rational::approximate(seq.sync_frame_rate).context("sync frame rate")?,
-        start,
-        duration: Some(needed.max(1) as f64 / seq.sync_frame_rate),
-        resize: Resize::CropSquare(enc.sync_config.frame_size as u32),
-    };
-    let mut frames = FrameReader::open(video, &request)?.collect::<Result<Vec<_>, _>>()?;
-    ensure!(!frames.is_empty(), "{}: no video frames after {start} s", video.display());
-    while frames.len() < needed {
-        frames.push(frames.last().cloned().context("no frames")?);
+/// The features of one window from its frames: `semantic` at the clip rate and `sync` at the
+/// sync rate, each padded with its last frame to the window's length.
+pub fn features_from_frames(
+    enc: &Encoders,
+    mut semantic: Vec<Frame>,
+    mut sync: Vec<Frame>,
+    seq: &SequenceConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<VideoFeatures> {
+    let (n, needed) = (seq.clip_seq_len(), sync_frames_needed(seq));
+    for (frames, len) in [(&mut semantic, n), (&mut sync, needed)] {
+        let last = frames.last().cloned().context("a window without video frames")?;
+        frames.resize(len.max(frames.len()), last);
     }
-    let rgb: Vec<&[u8]> = frames.iter().map(|f| f.rgb.as_slice()).collect();
+    let semantic =
+        enc.frames.encode_frames(&semantic[..n], 16, &enc.device).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    progress("semantic");
+    let rgb: Vec<&[u8]> = sync[..needed].iter().map(|f| f.rgb.as_slice()).collect();
     let tokens = enc.sync.clip_tokens(frame_input(&rgb, enc.sync_config.frame_size, &enc.device), seq);
     let sync_dim = tokens.dims()[1];
     let sync = tokens.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     progress("sync");
     Ok(VideoFeatures { semantic, sync, sync_dim, envelope: None })
+}
+
+/// Sync frames a window reads: its overlapping segments end to end.
+pub fn sync_frames_needed(seq: &SequenceConfig) -> usize {
+    match seq.sync_num_segments() {
+        0 => 0,
+        s => (s - 1) * seq.sync_step_size + seq.sync_num_frames_per_segment,
+    }
+}
+
+/// The sync frame rate as a rational.
+pub fn sync_fps(seq: &SequenceConfig) -> Result<Rational> {
+    Rational::approximate(seq.sync_frame_rate).context("sync frame rate")
+}
+
+/// How sync frames are resized for the backbone.
+pub fn sync_resize(enc: &Encoders) -> Resize {
+    Resize::CropSquare(enc.sync_config.frame_size as u32)
 }
 
 /// How to integrate the flow.
@@ -103,11 +126,26 @@ pub enum Sampler {
 #[derive(Debug, Clone)]
 pub struct SampleOptions {
     pub sampler: Sampler,
-    /// Guidance weight (`<= 1`: no guidance).
+    /// Guidance weight (1: no guidance).
     pub cfg: f32,
     pub seed: u64,
     /// `false` drops the video conditions to the learned empty features (a baseline).
     pub use_video: bool,
+}
+
+impl SampleOptions {
+    /// Rejects settings the sampler cannot run, before any work is done.
+    pub fn validate(&self) -> Result<()> {
+        match self.sampler {
+            Sampler::Shortcut(k) => ensure!(
+                k >= 1 && k.is_power_of_two(),
+                "--steps {k}: the shortcut sampler takes a power of two (1, 2, 4, 8, ...); use --sampler euler for other counts"
+            ),
+            Sampler::Euler(k) => ensure!(k >= 1, "--steps must be at least 1"),
+        }
+        ensure!(self.cfg.is_finite() && self.cfg >= 1.0, "--cfg {}: the guidance weight must be a number >= 1 (1 = no guidance)", self.cfg);
+        Ok(())
+    }
 }
 
 /// Known audio to keep: raw log-mel tokens `[latent_seq_len, token_channels]` and a 0/1 mask per
@@ -141,16 +179,23 @@ pub fn sample_tokens(
     let empty = &generator.meta.empty_text;
     let cond = generator.video_conditions(video, text.unwrap_or(empty), !options.use_video, 1)?;
     let uncond = generator.net.empty_conditions(1, negative.map(|t| t3(t.to_vec(), [1, lt, HIDDEN_DIM])))?;
-    let guided = Guided::new(cond, &uncond, options.cfg);
+    let mut guided = Guided::new(cond, &uncond, options.cfg);
 
     let stats = generator.meta.stats.clone();
-    let prompt = known.map(|k| {
+    let x0 = initial_noise(options.seed, [1, n, c], &device);
+    let mut prompt = None;
+    if let Some(k) = known {
         let mut tokens = k.tokens.clone();
         stats.normalize(&mut tokens);
-        AudioPrompt { known: t3(tokens, [1, n, c]), mask: Tensor::from_data(TensorData::new(k.mask.clone(), [1, n]), &device) }
-    });
+        let (known, mask) = (t3(tokens, [1, n, c]), Tensor::<2>::from_data(TensorData::new(k.mask.clone(), [1, n]), &device));
+        // Through the mask channels where the network has them, else by replacement.
+        if generator.net.config.extensions.masked_audio {
+            prompt = Some(AudioPrompt { known, mask });
+        } else {
+            guided = guided.with_known(KnownFrames { x0: x0.clone(), x1: known, mask: mask.unsqueeze_dim(2) });
+        }
+    }
     let extra = ExtraInputs { step_size: None, prompt };
-    let x0 = initial_noise(options.seed, [1, n, c], &device);
     let x = match options.sampler {
         Sampler::Shortcut(k) => shortcut(&generator.net, x0, &guided, k, &extra, progress)?,
         Sampler::Euler(k) => {
@@ -184,7 +229,8 @@ pub fn vocode(mel: &Mel, seq: &SequenceConfig, seed: u64) -> Result<Vec<f32>> {
     Ok(wave)
 }
 
-/// Shortest window generated (the sync backbone needs 16 frames at 25 fps).
+/// Shortest window generated (the sync backbone needs 16 frames at 25 fps); shorter clips are
+/// generated at this length and cut.
 pub const MIN_DURATION: f64 = 1.0;
 
 /// The part of a video to give sound to.
@@ -194,9 +240,9 @@ pub struct Window {
     pub duration: f64,
 }
 
-/// Check `--start` / `--duration` against the video and the generator's trained window
-/// `limit`: a longer input is refused (never silently cut).
-pub fn plan_window(video: &Path, video_duration: f64, start: f64, duration: Option<f64>, limit: f64) -> Result<Window> {
+/// Check `--start` / `--duration` against the video: the part to give sound to (any length;
+/// long-form generation covers it window by window).
+pub fn plan_window(video: &Path, video_duration: f64, start: f64, duration: Option<f64>) -> Result<Window> {
     let name = video.display();
     ensure!(start >= 0.0 && start.is_finite(), "--start must be >= 0, got {start}");
     ensure!(start < video_duration, "{name}: --start {start} s is past the end of the video ({video_duration:.2} s)");
@@ -209,13 +255,7 @@ pub fn plan_window(video: &Path, video_duration: f64, start: f64, duration: Opti
         }
         None => rest,
     };
-    ensure!(
-        duration <= limit + 0.02,
-        "{name} is {duration:.2} s long{}, but the generator's window is {limit} s; long-form generation is not supported yet, so pick a window with --start T --duration D (D <= {limit})",
-        if start > 0.0 { format!(" from --start {start}") } else { String::new() }
-    );
-    ensure!(duration >= MIN_DURATION, "{name}: the window is {duration:.2} s; at least {MIN_DURATION} s is needed");
-    Ok(Window { start, duration: duration.min(limit) })
+    Ok(Window { start, duration })
 }
 
 /// The shipped generator: `$FOLEY_GEN_MODEL` or `models/gen/gen.safetensors` in the repository.

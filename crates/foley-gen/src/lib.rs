@@ -23,6 +23,7 @@ pub mod envelope;
 pub mod envelope_train;
 pub mod features;
 pub mod generate;
+pub mod longform;
 pub mod masking;
 pub mod model;
 pub mod plot;

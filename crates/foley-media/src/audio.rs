@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::ffmpeg::{ffmpeg, run, stderr_summary};
+use crate::ffmpeg::{ffmpeg, run, spawn, stderr_summary};
 use crate::{AtomicOutput, MediaError, probe};
 
 /// The first audio stream of `path` as mono f32 at `sample_rate` Hz (channels averaged, as
@@ -56,6 +56,56 @@ pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), M
     out.commit()
 }
 
+/// A mono 32-bit float WAV written block by block (long soundtracks never sit in memory whole).
+/// Write it to a temporary path (e.g. [`AtomicOutput::path`]); [`WavAppender::finish`] fixes
+/// the header.
+pub struct WavAppender {
+    path: std::path::PathBuf,
+    writer: hound::WavWriter<std::io::BufWriter<std::fs::File>>,
+}
+
+impl WavAppender {
+    pub fn create(path: &Path, sample_rate: u32) -> Result<Self, MediaError> {
+        let spec = hound::WavSpec { channels: 1, sample_rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+        let writer = hound::WavWriter::create(path, spec).map_err(|e| MediaError::io(path, std::io::Error::other(e)))?;
+        Ok(Self { path: path.into(), writer })
+    }
+
+    /// Appends samples.
+    pub fn push(&mut self, samples: &[f32]) -> Result<(), MediaError> {
+        samples.iter().try_for_each(|&s| self.writer.write_sample(s)).map_err(|e| MediaError::io(&self.path, std::io::Error::other(e)))
+    }
+
+    /// Appends `n` samples of silence.
+    pub fn push_silence(&mut self, n: usize) -> Result<(), MediaError> {
+        (0..n).try_for_each(|_| self.writer.write_sample(0f32)).map_err(|e| MediaError::io(&self.path, std::io::Error::other(e)))
+    }
+
+    pub fn finish(self) -> Result<(), MediaError> {
+        self.writer.finalize().map_err(|e| MediaError::io(&self.path, std::io::Error::other(e)))
+    }
+}
+
+/// Copies the float WAV `src` (as [`WavAppender`] writes it) to `dest` with every sample
+/// multiplied by `gain`, streaming.
+pub fn copy_wav_scaled(src: &Path, dest: &Path, gain: f32) -> Result<(), MediaError> {
+    fn err(p: &Path) -> impl Fn(hound::Error) -> MediaError + '_ {
+        move |e| MediaError::io(p, std::io::Error::other(e))
+    }
+    let reader = hound::WavReader::open(src).map_err(err(src))?;
+    let mut out = WavAppender::create(dest, reader.spec().sample_rate)?;
+    let mut block = Vec::with_capacity(1 << 14);
+    for s in reader.into_samples::<f32>() {
+        block.push(s.map_err(err(src))? * gain);
+        if block.len() == block.capacity() {
+            out.push(&block)?;
+            block.clear();
+        }
+    }
+    out.push(&block)?;
+    out.finish()
+}
+
 /// Writes mono 16-bit FLAC through ffmpeg's encoder, atomically.
 pub fn write_flac(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), MediaError> {
     let out = AtomicOutput::new(path)?;
@@ -66,7 +116,7 @@ pub fn write_flac(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), 
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| MediaError::io(path, e))?;
+    let (mut child, _guard) = spawn(&mut cmd, path)?;
     let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
     let write_result = child.stdin.take().expect("stdin is piped").write_all(&bytes);
     let output = child.wait_with_output().map_err(|e| MediaError::io(path, e))?;

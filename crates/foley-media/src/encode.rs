@@ -4,7 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Stdio};
 
-use crate::ffmpeg::{ffmpeg, run, stderr_summary};
+use crate::cleanup::ChildGuard;
+use crate::ffmpeg::{ffmpeg, run, spawn, stderr_summary};
 use crate::{AtomicOutput, MediaError, Rational, write_wav};
 
 /// Streams RGB frames into an H.264 mp4. Nothing appears at the destination until
@@ -13,6 +14,7 @@ pub struct Mp4Writer {
     dest: PathBuf,
     video: AtomicOutput,
     child: Child,
+    _child_guard: ChildGuard,
     stdin: Option<ChildStdin>,
     frame_bytes: usize,
     frames: usize,
@@ -34,9 +36,9 @@ impl Mp4Writer {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| MediaError::io(dest, e))?;
+        let (mut child, _child_guard) = spawn(&mut cmd, dest)?;
         let stdin = child.stdin.take();
-        Ok(Self { dest: dest.into(), video, child, stdin, frame_bytes: (width * height * 3) as usize, frames: 0 })
+        Ok(Self { dest: dest.into(), video, child, _child_guard, stdin, frame_bytes: (width * height * 3) as usize, frames: 0 })
     }
 
     /// Appends one packed RGB frame.

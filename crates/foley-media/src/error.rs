@@ -9,6 +9,8 @@ pub enum MediaError {
     NotFound { path: PathBuf },
     #[error("{path}: is a directory, expected a media file")]
     IsDirectory { path: PathBuf },
+    #[error("{path}: is {kind}, expected a regular media file")]
+    NotRegular { path: PathBuf, kind: &'static str },
     #[error("{path}: file is empty (0 bytes)")]
     Empty { path: PathBuf },
     #[error("{path}: not a media file ffmpeg can read ({detail})")]
@@ -25,8 +27,11 @@ pub enum MediaError {
     TooLarge { path: PathBuf, width: u32, height: u32, max: u32 },
     #[error("{path}: ffmpeg failed: {detail}")]
     Ffmpeg { path: PathBuf, detail: String },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    /// The OS error is part of the message, not a separate cause (it would print twice).
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error("{path}: directory is not writable; choose another output location")]
+    NotWritable { path: PathBuf },
     #[error("{path}: refusing to overwrite an input file; choose another output path")]
     OverwriteInput { path: PathBuf },
     #[error("`{tool}` was not found on PATH; run scripts/setup.sh (it installs ffmpeg from Debian)")]
@@ -36,7 +41,18 @@ pub enum MediaError {
 }
 
 impl MediaError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        MediaError::Io { path: path.into(), source }
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        MediaError::Io { path: path.into(), error }
+    }
+
+    /// Creating something in directory `dir` failed: unwritable directories (permissions, a
+    /// read-only file system, a pseudo file system) are named as such.
+    pub(crate) fn create_in(dir: &std::path::Path, error: std::io::Error) -> Self {
+        use std::io::ErrorKind::*;
+        match error.kind() {
+            PermissionDenied | ReadOnlyFilesystem | NotFound => MediaError::NotWritable { path: dir.into() },
+            // tempfile adds the temporary's name to the message; the OS error alone is clearer.
+            _ => MediaError::io(dir, error.raw_os_error().map_or(error, std::io::Error::from_raw_os_error)),
+        }
     }
 }

@@ -12,7 +12,8 @@ use std::process::{Child, ChildStdout, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 
-use crate::ffmpeg::{check_input, check_truncation, stderr_summary, tool_command};
+use crate::cleanup::ChildGuard;
+use crate::ffmpeg::{check_input, check_truncation, spawn, stderr_summary, tool_command};
 use crate::{MAX_FRAME_SIDE, MediaError, Rational, probe};
 
 /// How frames are resized before they reach the caller.
@@ -71,6 +72,7 @@ impl Frame {
 pub struct FrameReader {
     path: PathBuf,
     child: Child,
+    _child_guard: ChildGuard,
     stdout: ChildStdout,
     timestamps: Receiver<ShowInfo>,
     stderr_thread: Option<JoinHandle<String>>,
@@ -109,6 +111,11 @@ impl FrameReader {
             return Err(MediaError::TooLarge { path: path.into(), width, height, max: MAX_FRAME_SIDE });
         }
         let expected = request.duration.map(|d| (d * request.fps.num as f64 / request.fps.den as f64 + 1e-9).floor() as usize);
+        if expected == Some(0) {
+            let detail =
+                format!(" in the requested range (a duration of {} s is shorter than one frame at {} fps)", request.duration.unwrap_or(0.0), request.fps);
+            return Err(MediaError::NoFrames { path: path.into(), detail });
+        }
 
         let mut cmd = tool_command("ffmpeg")?;
         cmd.args(["-nostdin", "-nostats", "-loglevel", "info"]);
@@ -121,7 +128,7 @@ impl FrameReader {
             .args(["-fps_mode", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| MediaError::io(path, e))?;
+        let (mut child, _child_guard) = spawn(&mut cmd, path)?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, timestamps) = channel();
@@ -130,6 +137,7 @@ impl FrameReader {
         Ok(Self {
             path: path.into(),
             child,
+            _child_guard,
             stdout,
             timestamps,
             stderr_thread: Some(stderr_thread),
@@ -142,6 +150,11 @@ impl FrameReader {
             current: None,
             finished: false,
         })
+    }
+
+    /// The file being read.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
     }
 
     /// Output frame size `(width, height)`.
@@ -245,10 +258,13 @@ impl Iterator for FrameReader {
 
 impl Drop for FrameReader {
     fn drop(&mut self) {
-        if !self.finished {
-            let _ = self.child.kill();
-        }
+        // Stopped early or after an error, ffmpeg may still be running (or blocked writing):
+        // kill it before waiting. A child that already exited and was reaped is not signalled.
+        let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(t) = self.stderr_thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -259,9 +275,22 @@ enum ShowInfo {
 }
 
 /// Forwards `showinfo` facts to the reader; returns the rest of the log for error messages.
+/// Reads to the end of the pipe whatever it carries: ffmpeg echoes the file's own metadata
+/// (titles, file names) byte for byte, and a reader that stopped at the first non-UTF-8 line
+/// would leave ffmpeg blocked on a full pipe.
 fn parse_showinfo(stderr: impl Read, tx: std::sync::mpsc::Sender<ShowInfo>) -> String {
     let mut log = String::new();
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+    let mut reader = BufReader::new(stderr);
+    let mut bytes = Vec::new();
+    let mut listening = true;
+    loop {
+        bytes.clear();
+        match reader.read_until(b'\n', &mut bytes) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&bytes);
+        let line = line.trim_end_matches(['\n', '\r']);
         if !line.contains("Parsed_showinfo") {
             log.push_str(&line);
             log.push('\n');
@@ -277,10 +306,9 @@ fn parse_showinfo(stderr: impl Read, tx: std::sync::mpsc::Sender<ShowInfo>) -> S
         } else {
             None
         };
-        if let Some(m) = message {
-            if tx.send(m).is_err() {
-                break;
-            }
+        // The reader may be gone (dropped early); keep draining so ffmpeg can exit.
+        if let Some(m) = message.filter(|_| listening) {
+            listening = tx.send(m).is_ok();
         }
     }
     log

@@ -10,6 +10,7 @@
 //!   temporary file beside the destination and renamed into place.
 
 mod audio;
+mod cleanup;
 mod encode;
 mod error;
 mod ffmpeg;
@@ -18,16 +19,19 @@ mod mux;
 mod output;
 mod probe;
 mod rational;
+mod stream;
 
-pub use audio::{decode_audio, decode_audio_segment, write_flac, write_wav};
+pub use audio::{WavAppender, copy_wav_scaled, decode_audio, decode_audio_segment, write_flac, write_wav};
+pub use cleanup::{install_signal_cleanup, is_exiting};
 pub use encode::Mp4Writer;
 pub use error::MediaError;
-pub use ffmpeg::check_tools;
+pub use ffmpeg::{check_input, check_tools};
 pub use frames::{Frame, FrameReader, FrameRequest, Resize};
-pub use mux::mux;
-pub use output::{AtomicOutput, ensure_not_input, parent_dir};
+pub use mux::{check_muxable, mux};
+pub use output::{AtomicOutput, StagingDir, ensure_not_input, parent_dir};
 pub use probe::{AudioStream, MediaInfo, VideoStream, probe};
 pub use rational::Rational;
+pub use stream::FrameStream;
 
 /// Largest frame side accepted, in pixels (8K is 7680; anything beyond is refused as suspect).
 pub const MAX_FRAME_SIDE: u32 = 16_384;

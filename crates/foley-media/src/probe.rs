@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ffmpeg::{check_input, stderr_summary, tool_command};
+use crate::ffmpeg::{check_input, output, tool_command, unreadable};
 use crate::{MAX_FRAME_SIDE, MediaError, Rational};
 
 /// What a media file contains.
@@ -91,13 +91,15 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     check_input(path)?;
     let mut cmd = tool_command("ffprobe")?;
     cmd.args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"]).arg(path);
-    let out = cmd.output().map_err(|e| MediaError::io(path, e))?;
+    let out = output(&mut cmd, path)?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        return Err(MediaError::Unreadable { path: path.into(), detail: stderr_summary(&stderr) });
+        return Err(unreadable(path, &stderr));
     }
+    // Tags are the file's own bytes, not always UTF-8 (a title of FF FE): read them lossily.
+    let json = String::from_utf8_lossy(&out.stdout);
     let parsed: ProbeJson =
-        serde_json::from_slice(&out.stdout).map_err(|e| MediaError::Unreadable { path: path.into(), detail: format!("unexpected ffprobe output: {e}") })?;
+        serde_json::from_str(&json).map_err(|e| MediaError::Unreadable { path: path.into(), detail: format!("unexpected ffprobe output: {e}") })?;
     let format = parsed.format.ok_or_else(|| MediaError::Unreadable { path: path.into(), detail: "ffprobe found no container".into() })?;
     if parsed.streams.is_empty() {
         return Err(MediaError::Unreadable { path: path.into(), detail: "no audio or video streams".into() });
@@ -118,6 +120,10 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
             _ => {}
         }
     }
+    let container = format.format_name.unwrap_or_default();
+    if container.starts_with("mov,") {
+        check_mp4_boxes(path)?;
+    }
     let duration = parse_f64(&format.duration);
     // A video cut to nothing (e.g. an empty edit list) still declares its samples, but the
     // container's duration is exactly 0 and decoding yields no frame.
@@ -127,7 +133,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     if let Some(v) = video.as_mut().filter(|v| v.frame_count.is_none()) {
         v.frame_count = count_packets(path, v.index).ok();
     }
-    Ok(MediaInfo { path: path.display().to_string(), container: format.format_name.unwrap_or_default(), duration, video, audio })
+    Ok(MediaInfo { path: path.display().to_string(), container, duration, video, audio })
 }
 
 fn video_stream(path: &Path, s: &StreamJson) -> Result<VideoStream, MediaError> {
@@ -176,12 +182,45 @@ fn count_packets(path: &Path, index: usize) -> Result<u64, MediaError> {
         .arg(index.to_string())
         .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
         .arg(path);
-    let out = cmd.output().map_err(|e| MediaError::io(path, e))?;
+    let out = output(&mut cmd, path)?;
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .trim_end_matches(',')
         .parse()
         .map_err(|_| MediaError::Unreadable { path: path.into(), detail: "could not count video packets".into() })
+}
+
+/// An MP4/MOV file is a sequence of top-level boxes, each declaring its size. ffprobe reads the
+/// index (`moov`) and reports the full duration even when the media data (`mdat`) after it was
+/// cut off; a box that runs past the end of the file is the sign (four reads per box, no decoding).
+fn check_mp4_boxes(path: &Path) -> Result<(), MediaError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).map_err(|e| MediaError::io(path, e))?;
+    let len = f.metadata().map_err(|e| MediaError::io(path, e))?.len();
+    let mut pos = 0u64;
+    while pos + 8 <= len {
+        let mut head = [0u8; 16];
+        f.seek(SeekFrom::Start(pos)).map_err(|e| MediaError::io(path, e))?;
+        let got = f.read(&mut head).map_err(|e| MediaError::io(path, e))?;
+        let size32 = u32::from_be_bytes(head[..4].try_into().expect("4 bytes")) as u64;
+        let kind = String::from_utf8_lossy(&head[4..8]).into_owned();
+        let size = match size32 {
+            // Size 0: the box runs to the end of the file.
+            0 => return Ok(()),
+            1 if got >= 16 => u64::from_be_bytes(head[8..16].try_into().expect("8 bytes")),
+            1 => return Ok(()),
+            s => s,
+        };
+        if size < 8 {
+            return Ok(()); // Not a box layout we understand; ffprobe already accepted the file.
+        }
+        if pos + size > len {
+            let detail = format!("its `{kind}` box declares {size} bytes at offset {pos}, but the file ends after {len} bytes");
+            return Err(MediaError::Truncated { path: path.into(), detail });
+        }
+        pos += size;
+    }
+    Ok(())
 }
 
 fn parse_f64(s: &Option<String>) -> Option<f64> {

@@ -177,6 +177,14 @@ impl SequenceConfig {
         self.sync_num_segments() * self.sync_tokens_per_segment()
     }
 
+    /// The fewest latent tokens that last a whole number of sync frames (5 at 16 kHz: 0.16 s =
+    /// 4 frames at 25 fps). Long-form windows start on multiples of it, so each window reads
+    /// the same sync frames as a decode from its own start.
+    pub fn sync_aligned_tokens(&self) -> usize {
+        let frames_per_token = self.sync_frame_rate / self.latent_rate();
+        (1..=100_000).find(|&n| (n as f64 * frames_per_token - (n as f64 * frames_per_token).round()).abs() < 1e-9).unwrap_or(1)
+    }
+
     /// Sync tokens per second of clip as the generator sees them: MMAudio stretches the
     /// `sync_seq_len()` tokens over the whole clip (nearest-exact upsampling to the latent
     /// length), so token `i` stands for time `i / rate`. 24 for 8 s of Synchformer's geometry

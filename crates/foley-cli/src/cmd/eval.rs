@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use foley_eval::pipeline::{EvalOptions, Evaluator, pair_inputs};
-use foley_eval::run::{Progress, evaluate_pairs, staging_dir};
+use foley_eval::run::{Progress, check_report_dest, evaluate_pairs, publish_report};
 use foley_eval::yamnet::Precision;
 
 use crate::output::progress;
@@ -40,7 +40,8 @@ pub struct EvalArgs {
     /// Largest sync offset searched, seconds.
     #[arg(long, default_value_t = 2.0)]
     pub max_lag: f64,
-    /// Output report directory (report.json, report.md, figures/); replaced if it holds a report.
+    /// Output report directory (report.json, report.md, figures/): new, empty, or holding an
+    /// earlier foley report, whose files alone are replaced (other files are never touched).
     #[arg(short, long)]
     pub output: PathBuf,
 }
@@ -66,10 +67,11 @@ fn default_yamnet_dir() -> PathBuf {
 }
 
 fn check_dir(path: &Path, what: &str) -> Result<()> {
-    if !path.is_dir() {
-        bail!("{}: {what} directory not found", path.display());
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!("{}: is not a directory; --{what} takes a directory of files paired by name", path.display()),
+        Err(_) => bail!("{}: {what} directory not found", path.display()),
     }
-    Ok(())
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
@@ -80,9 +82,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             check_dir(d, what)?;
         }
     }
-    if args.output.exists() && !args.output.join("report.json").is_file() {
-        bail!("{}: exists and is not a previous report; choose another output", args.output.display());
-    }
+    check_report_dest(&args.output)?;
     let yamnet_dir = args.yamnet.clone().unwrap_or_else(default_yamnet_dir);
     if !yamnet_dir.join("graph.json").is_file() {
         bail!(
@@ -103,27 +103,17 @@ pub fn run(args: EvalArgs) -> Result<()> {
     };
     let evaluator = Evaluator::load(&yamnet_dir, precision, EvalOptions { is_splits: args.is_splits, max_lag_s: args.max_lag })?;
 
-    let staging = staging_dir(&args.output);
-    let _ = std::fs::remove_dir_all(&staging);
+    let staging = foley_media::StagingDir::for_dest(&args.output)?;
     let bar = progress(pairing.clips.len() as u64, "eval");
-    let result = evaluate_pairs(&evaluator, &pairing, &staging, |p| match p {
+    let result = evaluate_pairs(&evaluator, &pairing, staging.path(), |p| match p {
         Progress::Clip { index, name, .. } => {
             bar.set_position(index as u64);
             bar.set_message(name.chars().take(24).collect::<String>());
         }
     });
     bar.finish_and_clear();
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e.into());
-        }
-    };
-    if args.output.exists() {
-        std::fs::remove_dir_all(&args.output).with_context(|| format!("replacing {}", args.output.display()))?;
-    }
-    std::fs::rename(&staging, &args.output).with_context(|| format!("writing {}", args.output.display()))?;
+    let report = result?;
+    publish_report(staging, &args.output)?;
     let s = &report.summary;
     let show = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.4}"));
     println!(
@@ -140,5 +130,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
         show(s.av_align),
     );
     println!("report: {}", args.output.join("report.md").display());
+    // Clips that could not be read were left out: say which, and fail, so a script notices.
+    let skipped: Vec<&String> = report.notes.iter().filter(|n| !pairing.notes.contains(n) && n.contains(": skipped: ")).collect();
+    for note in &skipped {
+        eprintln!("warning: {note}");
+    }
+    if !skipped.is_empty() {
+        bail!("{} of {} clips could not be evaluated (listed above); the report covers the other {}", skipped.len(), pairing.clips.len(), s.pairs);
+    }
     Ok(())
 }

@@ -51,12 +51,10 @@ pub fn run(args: FramesArgs) -> Result<()> {
     let reader = FrameReader::open(&args.file, &request)?;
     // Frames stream into a temporary directory beside the output; only a complete run moves
     // them into place, so a failure midway (e.g. a truncated file) leaves no partial output.
-    let parent = foley_media::parent_dir(&args.output);
-    std::fs::create_dir_all(&parent).with_context(|| format!("{}: cannot create the output directory", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".foley-frames-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("{}: cannot create a temporary directory", parent.display()))?;
+    if args.output.exists() && !args.output.is_dir() {
+        anyhow::bail!("{}: exists and is not a directory", args.output.display());
+    }
+    let staging = foley_media::StagingDir::for_dest(&args.output)?;
     let bar = progress(reader.expected().unwrap_or(0) as u64, "frames");
     let mut names = Vec::new();
     for frame in reader {

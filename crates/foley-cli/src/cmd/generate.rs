@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
+use foley_dsp::{LevelMeter, LevelTarget};
 use foley_encoders::ModelCache;
 use foley_gen::Generator;
-use foley_gen::generate::{Encoders, Request, SampleOptions, Sampler, Stage, default_model_path, default_sync_model_path, generate_window, plan_window};
+use foley_gen::generate::{Encoders, Request, SampleOptions, Sampler, default_model_path, default_sync_model_path, plan_window};
+use foley_gen::longform::{DEFAULT_OVERLAP, LongRequest, generate_long};
 use indicatif::ProgressBar;
 
 use crate::output;
@@ -31,11 +33,11 @@ pub struct GenerateArgs {
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Start of the window to generate, seconds.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub start: f64,
-    /// Length of the window, seconds (default: the rest of the video; at most the generator's
-    /// trained window, 8 s).
-    #[arg(long)]
+    /// Length of the part to give sound to, seconds (default: the rest of the video). Any
+    /// length: beyond the generator's 8 s window, overlapping windows each continue the last.
+    #[arg(long, allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Text prompt, e.g. "footsteps, glass breaking".
     #[arg(long)]
@@ -50,7 +52,7 @@ pub struct GenerateArgs {
     #[arg(long, value_enum, default_value_t = SamplerKind::Shortcut)]
     pub sampler: SamplerKind,
     /// Classifier-free guidance weight (1 = none).
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
     pub cfg: f32,
     /// Noise seed (same seed, same output).
     #[arg(long, default_value_t = 0)]
@@ -61,6 +63,20 @@ pub struct GenerateArgs {
     /// Sync backbone (default: the shipped models/sync/sync.safetensors).
     #[arg(long)]
     pub sync_model: Option<PathBuf>,
+    /// Overlap between long-form windows, seconds (rounded up to 0.16 s).
+    #[arg(long, default_value_t = DEFAULT_OVERLAP)]
+    pub overlap: f64,
+    /// Integrated loudness of the output, LUFS (BS.1770); the gain is lowered where needed to
+    /// keep the true peak at or under --true-peak.
+    #[arg(long, default_value_t = LevelTarget::DEFAULT.loudness_lufs, allow_negative_numbers = true)]
+    pub loudness: f64,
+    /// True-peak ceiling of the output, dBTP.
+    #[arg(long, default_value_t = LevelTarget::DEFAULT.true_peak_dbtp, allow_negative_numbers = true)]
+    pub true_peak: f64,
+    /// Keep the decoder's raw level (no loudness normalization; samples may exceed full scale,
+    /// and the mp4's AAC track will clip where they do).
+    #[arg(long)]
+    pub raw_level: bool,
 }
 
 /// `<stem>.foley.mp4` beside the input.
@@ -70,67 +86,80 @@ fn default_output(input: &Path) -> PathBuf {
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
+    // Everything that can be checked is checked before the models load and the work starts.
     let input = &args.input;
-    if !input.is_file() {
-        bail!("{}: no such file", input.display());
+    foley_media::check_input(input)?;
+    let sampler = match args.sampler {
+        SamplerKind::Shortcut => Sampler::Shortcut(args.steps),
+        SamplerKind::Euler => Sampler::Euler(args.steps),
+    };
+    let options = SampleOptions { sampler, cfg: args.cfg, seed: args.seed, use_video: true };
+    options.validate()?;
+    let level = (!args.raw_level).then_some(LevelTarget { loudness_lufs: args.loudness, true_peak_dbtp: args.true_peak });
+    if let Some(l) = level {
+        if !(l.loudness_lufs.is_finite() && l.loudness_lufs < 0.0 && l.true_peak_dbtp.is_finite() && l.true_peak_dbtp <= 0.0) {
+            bail!("--loudness must be below 0 LUFS and --true-peak at most 0 dBTP (got {} LUFS, {} dBTP)", l.loudness_lufs, l.true_peak_dbtp);
+        }
     }
     let out = args.output.clone().unwrap_or_else(|| default_output(input));
     let wav = out.with_extension("wav");
     foley_media::ensure_not_input(&out, &[input])?;
     foley_media::ensure_not_input(&wav, &[input])?;
-    let dir = foley_media::parent_dir(&out);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let info = foley_media::probe(input)?;
-    let video = info.video.as_ref().with_context(|| format!("{}: no video stream", input.display()))?;
+    let video = info.video.as_ref().with_context(|| format!("{}: has no video stream", input.display()))?;
     let video_duration = video.duration.or(info.duration).with_context(|| format!("{}: unknown duration", input.display()))?;
+    foley_media::check_muxable(input, video, &out)?;
+    // Reserving both outputs now proves their directory is writable.
+    let wav_out = foley_media::AtomicOutput::new(&wav)?;
+    let mp4_out = foley_media::AtomicOutput::new(&out)?;
 
     let device = Device::flex();
     let model_path = args.model.clone().unwrap_or_else(default_model_path);
     let mut generator = Generator::load(&model_path, &device)?;
-    let window = plan_window(input, video_duration, args.start, args.duration, generator.meta.duration)?;
-    let sampler = match args.sampler {
-        SamplerKind::Shortcut => Sampler::Shortcut(args.steps),
-        SamplerKind::Euler => Sampler::Euler(args.steps),
-    };
+    let window = plan_window(input, video_duration, args.start, args.duration)?;
     let sync_path = args.sync_model.clone().unwrap_or_else(default_sync_model_path);
     let enc = Encoders::load(&ModelCache::from_env()?, &sync_path, &device)?;
 
-    let request = Request {
-        video: input,
-        window,
-        prompt: args.prompt.as_deref(),
-        negative: args.negative.as_deref(),
-        options: SampleOptions { sampler, cfg: args.cfg, seed: args.seed, use_video: true },
-    };
-    let mut bar: Option<(Stage, ProgressBar)> = None;
-    let (wave, _) = generate_window(&mut generator, &enc, &request, &mut |stage, done, total| {
-        if bar.as_ref().is_none_or(|(s, _)| *s != stage) {
-            if let Some((_, b)) = bar.take() {
-                b.finish_and_clear();
-            }
-            let name = match stage {
-                Stage::Features => "features",
-                Stage::Sampling => "sampling",
-                Stage::Vocoding => "griffin-lim",
-            };
-            bar = Some((stage, output::progress(total as u64, name)));
-        }
-        if let Some((_, b)) = &bar {
+    // Raw samples stream to a scratch wav as windows finish (memory does not grow with the
+    // clip) while the loudness meter follows; the final wav is that file at the output level.
+    let sr = generator.sequence().sample_rate();
+    let scratch = foley_media::AtomicOutput::new(&out.with_extension("raw.wav"))?;
+    let mut raw = foley_media::WavAppender::create(scratch.path(), sr)?;
+    raw.push_silence((window.start * sr as f64).round() as usize)?;
+    let mut meter = LevelMeter::new(sr)?;
+    let request = Request { video: input, window, prompt: args.prompt.as_deref(), negative: args.negative.as_deref(), options };
+    let long = LongRequest { request, overlap: args.overlap };
+    let mut bar: Option<ProgressBar> = None;
+    generate_long(
+        &mut generator,
+        &enc,
+        &long,
+        &mut |samples| {
+            meter.add(samples)?;
+            Ok(raw.push(samples)?)
+        },
+        &mut |done, total| {
+            let b = bar.get_or_insert_with(|| output::progress(total as u64, "windows"));
             b.set_position(done as u64);
-        }
-    })?;
-    if let Some((_, b)) = bar.take() {
+        },
+    )?;
+    if let Some(b) = bar.take() {
         b.finish_and_clear();
     }
-
-    // The soundtrack of the whole video: silence outside the generated window.
-    let sr = generator.sequence().sample_rate() as usize;
-    let mut track = vec![0f32; (window.start * sr as f64).round() as usize];
-    track.extend(&wave);
+    raw.finish()?;
+    let gain = match level {
+        Some(target) => {
+            let report = meter.report(target)?;
+            tracing::info!("output level: {:?} LUFS, true peak {:?} dBTP before; gain {:.1} dB", report.loudness_lufs, report.true_peak_dbtp, report.gain_db);
+            report.gain()
+        }
+        None => 1.0,
+    };
+    foley_media::copy_wav_scaled(scratch.path(), wav_out.path(), gain).with_context(|| format!("writing {}", wav.display()))?;
+    drop(scratch);
     // The wav is published only once the mp4 exists: a failed mux leaves neither.
-    let wav_out = foley_media::AtomicOutput::new(&wav)?;
-    foley_media::write_wav(wav_out.path(), &track, sr as u32).with_context(|| format!("writing {}", wav.display()))?;
-    foley_media::mux(input, wav_out.path(), &out)?;
+    foley_media::mux(input, wav_out.path(), mp4_out.path())?;
+    mp4_out.commit()?;
     wav_out.commit()?;
     println!("{} s from {:.2} s of {} -> {} and {}", window.duration, window.start, input.display(), out.display(), wav.display());
     Ok(())
