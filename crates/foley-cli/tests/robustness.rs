@@ -98,6 +98,8 @@ impl World {
         f(&["-f", "lavfi", "-i", "testsrc2=s=64x48:r=10:d=1", p("anim.gif").to_str().unwrap()]);
         f(&["-f", "lavfi", "-i", "testsrc2=s=64x48:r=10:d=1", "-frames:v", "1", p("still.png").to_str().unwrap()]);
         f(&["-ss", "5", "-i", p("good.mp4").to_str().unwrap(), "-c", "copy", p("zero_frames.mp4").to_str().unwrap()]);
+        // An mkv asked for no frames: ffmpeg leaves a file cut inside its headers.
+        f(&["-f", "lavfi", "-i", "testsrc2=s=64x48:r=10:d=1", "-frames:v", "0", "-c:v", "libx264", p("zero_frames.mkv").to_str().unwrap()]);
         f(&["-f", "lavfi", "-i", "color=s=20000x16", "-frames:v", "1", "-c:v", "png", p("huge.mov").to_str().unwrap()]);
         // Metadata that is not UTF-8 (ffmpeg echoes it on stderr) and a name that is not UTF-8.
         ffmpeg(&[
@@ -198,7 +200,8 @@ fn hostile_inputs_fail_cleanly() {
     let mut cases = Vec::new();
 
     // Files no command can read, over every command that takes a media file.
-    let bad_files: [(&str, &str); 13] = [
+    let bad_files: [(&str, &str); 14] = [
+        ("zero_frames.mkv", "truncated"),
         ("missing.mp4", "no such file"),
         ("a_dir.mp4", "is a directory"),
         ("empty.mp4", "file is empty"),

@@ -106,6 +106,10 @@ pub(crate) fn unreadable(path: &Path, stderr: &str) -> MediaError {
         let detail = "the MP4 index (moov box) is missing: an interrupted download, copy or recording".into();
         return MediaError::Truncated { path: path.into(), detail };
     }
+    if stderr.lines().last().is_some_and(|l| l.trim_end().ends_with("End of file")) {
+        let detail = "it ends in the middle of its data (an interrupted write or copy)".into();
+        return MediaError::Truncated { path: path.into(), detail };
+    }
     MediaError::Unreadable { path: path.into(), detail: stderr_summary(stderr) }
 }
 
