@@ -71,3 +71,62 @@ fn any_length_gets_a_soundtrack_exactly_as_long() {
     let left: Vec<String> = names(dir.path()).into_iter().filter(|n| n.starts_with('.')).collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Inpainting keeps everything outside the range (but 25 ms beside each edge), a continuation
+/// keeps the existing audio and runs on to the asked length, and a reference recording changes
+/// what is generated.
+#[test]
+fn inpainting_continuation_and_a_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = |p: &Path| foley_media::decode_audio(p, 16_000).unwrap();
+    let base = dir.path().join("base.mp4");
+    let run = foley(&[&"generate", &demo(), &"-o", &base, &"--steps", &"2"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let existing = wav(&base.with_extension("wav"));
+
+    let inpainted = dir.path().join("inpaint.mp4");
+    let run = foley(&[&"generate", &demo(), &"--audio", &base.with_extension("wav"), &"--inpaint", &"3:5", &"-o", &inpainted, &"--steps", &"2"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let got = wav(&inpainted.with_extension("wav"));
+    assert_eq!(got.len(), existing.len());
+    let (a, b) = (((3.0 - 0.025) * 16_000.0) as usize, ((5.0 + 0.025) * 16_000.0) as usize);
+    assert_eq!(&got[..a], &existing[..a], "before the range");
+    assert_eq!(&got[b..], &existing[b..], "after the range");
+    assert_ne!(&got[a..b], &existing[a..b], "the range is regenerated");
+
+    let video = dir.path().join("ten.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=64x64:r=25:d=10", "-c:v", "libx264"])
+        .arg(&video)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let extended = dir.path().join("extend.mp4");
+    let run = foley(&[&"generate", &video, &"--audio", &base.with_extension("wav"), &"--extend", &"1.5", &"-o", &extended, &"--steps", &"2"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let got = wav(&extended.with_extension("wav"));
+    assert_eq!(got.len(), 9.5 as usize * 16_000 + 8_000, "8 s + 1.5 s");
+    let keep = existing.len() - 800;
+    assert_eq!(&got[..keep], &existing[..keep], "the existing audio is kept but its last 50 ms");
+
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/videos/v-iashin_SpecVQGAN__data__vas__videos__dog__video_02677.mp4");
+    let referenced = dir.path().join("ref.mp4");
+    let run = foley(&[&"generate", &demo(), &"--reference-audio", &reference, &"-o", &referenced, &"--steps", &"2"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let got = wav(&referenced.with_extension("wav"));
+    assert_eq!(got.len(), existing.len());
+    assert_ne!(got, existing, "the reference changes the result");
+    // Bad combinations are refused before any work.
+    for (args, phrase) in [
+        (vec!["--inpaint", "3:5"], "--audio FILE"),
+        (vec!["--inpaint", "5:3", "--audio", "x.wav"], "START:END"),
+        (vec!["--extend", "-1", "--audio", "x.wav"], "--extend"),
+    ] {
+        let video = demo();
+        let mut all: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"generate", &video];
+        all.extend(args.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>));
+        let run = foley(&all);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success() && err.contains(phrase), "{args:?}: {err}");
+    }
+}

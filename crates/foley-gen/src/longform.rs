@@ -24,8 +24,8 @@ use foley_seq::SequenceConfig;
 
 use crate::config::token_channels;
 use crate::generate::{
-    Encoders, KnownAudio, MIN_DURATION, Request, SampleOptions, Window, features_from_frames, generate_window, sample_tokens, sync_fps, sync_frames_needed,
-    sync_resize, tokens_mel, vocode,
+    Encoders, KnownAudio, MIN_DURATION, Request, SampleOptions, Window, features_from_frames, sample_tokens, sync_fps, sync_frames_needed, sync_resize,
+    tokens_mel, vocode,
 };
 use crate::model::Generator;
 
@@ -44,20 +44,22 @@ pub struct PlannedWindow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LongPlan {
     pub windows: Vec<PlannedWindow>,
-    /// Tokens per window.
+    /// Tokens per window (all windows have the same length).
     pub window_tokens: usize,
     /// Samples of the whole result.
     pub total_samples: usize,
 }
 
 /// Windows of `window.latent_seq_len()` tokens over `duration` seconds overlapping by at least
-/// `overlap` seconds, the last ending at or just past the end (at most one quantum).
+/// `overlap` seconds, the last ending at or just past the end (at most one quantum). A clip of
+/// at most one window is one window of its own length (at least [`MIN_DURATION`]).
 pub fn plan(duration: f64, window: &SequenceConfig, overlap: f64) -> Result<LongPlan> {
-    ensure!(
-        duration.is_finite() && duration > window.duration,
-        "long-form planning is for clips longer than one window ({} s), got {duration} s",
-        window.duration
-    );
+    ensure!(duration.is_finite() && duration > 0.0, "nothing to generate in {duration} s");
+    let total_samples = SequenceConfig { duration, ..*window }.num_audio_samples();
+    if duration <= window.duration + 1e-9 {
+        let single = SequenceConfig { duration: duration.max(MIN_DURATION), ..*window };
+        return Ok(LongPlan { windows: vec![PlannedWindow { start: 0, context: 0 }], window_tokens: single.latent_seq_len(), total_samples });
+    }
     let (w, q) = (window.latent_seq_len(), window.sync_aligned_tokens());
     let overlap_tokens = overlap_tokens(overlap, window)?;
     let step = (w - overlap_tokens) / q * q;
@@ -70,7 +72,6 @@ pub fn plan(duration: f64, window: &SequenceConfig, overlap: f64) -> Result<Long
         windows.push(PlannedWindow { start, context: prev + w - start });
         prev = start;
     }
-    let total_samples = SequenceConfig { duration, ..*window }.num_audio_samples();
     Ok(LongPlan { windows, window_tokens: w, total_samples })
 }
 
@@ -83,11 +84,42 @@ pub fn overlap_tokens(overlap: f64, window: &SequenceConfig) -> Result<usize> {
     Ok(tokens)
 }
 
-/// Everything to give a clip of any length a soundtrack: a [`Request`] and the overlap.
+/// Audio that is given rather than generated, on the token grid of the timeline (see
+/// [`LongRequest::prefix`]): raw log-mel tokens (`token_channels` each) and which are known.
+#[derive(Debug, Clone)]
+pub struct GivenAudio {
+    pub tokens: Vec<f32>,
+    pub known: Vec<bool>,
+}
+
+impl GivenAudio {
+    /// The tokens of `wave` (16 kHz, starting at the timeline's start) through MMAudio's mel,
+    /// `tokens` of them (the last mel frame repeated past the end), with `known(i)` per token.
+    pub fn from_wave(wave: &[f32], seq: &SequenceConfig, tokens: usize, known: impl Fn(usize) -> bool) -> Self {
+        let mel = foley_dsp::MelSpectrogram::new(seq.mel).compute(wave);
+        let per = seq.latent_downsample_rate;
+        Self { tokens: crate::data::mel_to_tokens(&mel.data, mel.n_mels, mel.n_frames.max(1), tokens, per), known: (0..tokens).map(known).collect() }
+    }
+}
+
+/// Everything to give a clip of any length a soundtrack: a [`Request`], the overlap, and
+/// optionally audio to keep (inpainting, continuation) or to take after (a reference).
 pub struct LongRequest<'a> {
     pub request: Request<'a>,
     /// Overlap between windows, seconds.
     pub overlap: f64,
+    /// Tokens of the timeline before the request's window: a reference's audio placed in front
+    /// (known through `given`; the video shows its first frame there). Its audio is not emitted.
+    pub prefix: usize,
+    /// Given audio over the timeline (`prefix` + the window's tokens).
+    pub given: Option<GivenAudio>,
+}
+
+impl<'a> LongRequest<'a> {
+    /// Plain generation of `request`.
+    pub fn new(request: Request<'a>, overlap: f64) -> Self {
+        Self { request, overlap, prefix: 0, given: None }
+    }
 }
 
 /// The noise seed of window `k` (window 0 keeps the user's seed, so clips of one window are
@@ -106,32 +138,43 @@ pub fn generate_long(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<()> {
     let Request { video, window, prompt, negative, ref options } = long.request;
-    let window_seq = SequenceConfig::mmaudio_16k(generator.meta.duration);
-    overlap_tokens(long.overlap, &window_seq)?;
-    if window.duration <= window_seq.duration + 1e-9 {
-        // One window: a clip shorter than the shortest window is generated at that length and cut.
-        progress(0, 1);
-        let request = Request { window: Window { duration: window.duration.max(MIN_DURATION), ..window }, options: options.clone(), ..long.request };
-        let (wave, _) = generate_window(generator, enc, &request, &mut |_, _, _| {})?;
-        let total = SequenceConfig::mmaudio_16k(window.duration).num_audio_samples();
-        sink(&wave[..total.min(wave.len())])?;
-        progress(1, 1);
-        return Ok(());
-    }
+    let full_window = SequenceConfig::mmaudio_16k(generator.meta.duration);
+    overlap_tokens(long.overlap, &full_window)?;
+    let rate = full_window.latent_rate();
+    let timeline = window.duration + long.prefix as f64 / rate;
+    let plan = plan(timeline, &full_window, long.overlap)?;
+    // Every window has the trained length, or the only one the clip's own (at least MIN_DURATION).
+    let window_seq = if plan.windows.len() == 1 { SequenceConfig { duration: timeline.max(MIN_DURATION), ..full_window } } else { full_window };
     let lt = generator.meta.flow.text_seq_len;
     let text = prompt.map(|p| enc.text_tokens(p, lt)).transpose()?;
     let negative = negative.map(|p| enc.text_tokens(p, lt)).transpose()?;
 
-    let plan = plan(window.duration, &window_seq, long.overlap)?;
-    let rate = window_seq.latent_rate();
-    let samples_per_token = window_seq.num_audio_samples() / plan.window_tokens;
+    let samples_per_token = full_window.num_audio_samples() / full_window.latent_seq_len();
+    // The prefix is whole tokens; the window's own samples are counted as for any clip.
+    let total_samples = long.prefix * samples_per_token + SequenceConfig { duration: window.duration, ..full_window }.num_audio_samples();
     let c = token_channels(&window_seq);
+    if let Some(g) = &long.given {
+        ensure!(g.known.len() * c == g.tokens.len(), "given audio: {} tokens of {} values for {} flags", g.tokens.len() / c.max(1), c, g.known.len());
+    }
     let clip_fps = Rational::approximate(window_seq.clip_frame_rate).ok_or_else(|| anyhow::anyhow!("clip frame rate"))?;
     let open = |fps: Rational, resize: Resize| -> Result<FrameStream> {
         Ok(FrameStream::new(FrameReader::open(video, &FrameRequest { fps, start: window.start, duration: Some(window.duration), resize })?))
     };
     let mut semantic_frames = open(clip_fps, Resize::CropSquare(efficientnet::INPUT_SIZE as u32))?;
     let mut sync_frames = open(sync_fps(&window_seq)?, sync_resize(enc))?;
+    // Frames of the timeline from time `t` (the prefix shows the first frame).
+    let prefix_s = long.prefix as f64 / rate;
+    let frames = |stream: &mut FrameStream, t: f64, fps: f64, n: usize, round_up: bool| -> Result<Vec<foley_media::Frame>> {
+        let first = (t - prefix_s) * fps;
+        let first = if round_up { (first - 1e-9).ceil() } else { first.round() } as i64;
+        let before = (-first).clamp(0, n as i64) as usize;
+        let mut out = stream.take(first.max(0) as usize, n - before)?;
+        if before > 0 {
+            let head = stream.take(0, 1)?.remove(0);
+            out.splice(0..0, std::iter::repeat_n(head, before));
+        }
+        Ok(out)
+    };
 
     let (n_windows, mut emitted) = (plan.windows.len(), 0usize);
     let mut prev_tokens: Vec<f32> = Vec::new();
@@ -139,19 +182,10 @@ pub fn generate_long(
     progress(0, n_windows);
     for (k, w) in plan.windows.iter().enumerate() {
         let t = w.start as f64 / rate;
-        let first_clip = (t * window_seq.clip_frame_rate - 1e-9).ceil() as usize;
-        let first_sync = (t * window_seq.sync_frame_rate).round() as usize;
-        let semantic = semantic_frames.take(first_clip, window_seq.clip_seq_len())?;
-        let sync = sync_frames.take(first_sync, sync_frames_needed(&window_seq))?;
+        let semantic = frames(&mut semantic_frames, t, window_seq.clip_frame_rate, window_seq.clip_seq_len(), true)?;
+        let sync = frames(&mut sync_frames, t, window_seq.sync_frame_rate, sync_frames_needed(&window_seq), false)?;
         let features = features_from_frames(enc, semantic, sync, &window_seq, &mut |_| {})?;
-
-        let known = (w.context > 0).then(|| {
-            let mut tokens = vec![0f32; plan.window_tokens * c];
-            let from = prev_tokens.len() - w.context * c;
-            tokens[..w.context * c].copy_from_slice(&prev_tokens[from..]);
-            let mask = (0..plan.window_tokens).map(|i| if i < w.context { 1.0 } else { 0.0 }).collect();
-            KnownAudio { tokens, mask }
-        });
+        let known = window_known(&plan, w, &prev_tokens, long.given.as_ref(), c);
         let options = SampleOptions { seed: window_seed(options.seed, k), ..options.clone() };
         let tokens = sample_tokens(generator, &window_seq, &features, text.as_deref(), negative.as_deref(), known.as_ref(), &options, &mut |_, _| {})?;
         let mut wave = vocode(&tokens_mel(&tokens, &window_seq)?, &window_seq, options.seed)?;
@@ -160,17 +194,156 @@ pub fn generate_long(
         // Final up to the next window's start (the rest is crossfaded with it), or the end.
         let final_len = match plan.windows.get(k + 1) {
             Some(next) => (next.start - w.start) * samples_per_token,
-            None => plan.total_samples - emitted,
+            None => total_samples - emitted,
         };
-        let final_len = final_len.min(plan.total_samples - emitted).min(wave.len());
-        sink(&wave[..final_len])?;
+        let final_len = final_len.min(total_samples - emitted).min(wave.len());
+        // The prefix's samples are not part of the result.
+        let skip = (long.prefix * samples_per_token).saturating_sub(emitted).min(final_len);
+        sink(&wave[skip..final_len])?;
         emitted += final_len;
         tail = wave[final_len..].to_vec();
         prev_tokens = tokens;
         progress(k + 1, n_windows);
     }
-    ensure!(emitted == plan.total_samples, "internal: {emitted} samples for a {} sample clip", plan.total_samples);
+    ensure!(emitted == total_samples, "internal: {emitted} samples for a {total_samples} sample timeline");
     Ok(())
+}
+
+/// The known tokens of window `w`: its context from the window before, and given audio.
+fn window_known(plan: &LongPlan, w: &PlannedWindow, prev_tokens: &[f32], given: Option<&GivenAudio>, c: usize) -> Option<KnownAudio> {
+    let n = plan.window_tokens;
+    let mut tokens = vec![0f32; n * c];
+    let mut mask = vec![0f32; n];
+    if w.context > 0 {
+        tokens[..w.context * c].copy_from_slice(&prev_tokens[prev_tokens.len() - w.context * c..]);
+        mask[..w.context].fill(1.0);
+    }
+    if let Some(g) = given {
+        for i in (0..n).filter(|&i| g.known.get(w.start + i).copied().unwrap_or(false)) {
+            tokens[i * c..(i + 1) * c].copy_from_slice(&g.tokens[(w.start + i) * c..(w.start + i + 1) * c]);
+            mask[i] = 1.0;
+        }
+    }
+    mask.contains(&1.0).then_some(KnownAudio { tokens, mask })
+}
+
+/// Regenerating `[from, to)` seconds of `existing` (16 kHz, from time 0) under the video, or
+/// (`to` past the end of `existing`) continuing it: what to generate and how to put it back.
+#[derive(Debug, Clone)]
+pub struct Splice {
+    /// The part of the video to generate: the range with up to `context` seconds on each side.
+    pub window: Window,
+    /// The existing audio of that part, known outside the range.
+    pub given: GivenAudio,
+    from: usize,
+    to: usize,
+    offset: usize,
+}
+
+impl Splice {
+    /// Plans regenerating `[from, to)` (seconds; `to` may pass the end of `existing`, up to the
+    /// video's end) with `context` seconds of the existing audio around it as known audio.
+    pub fn new(existing: &[f32], from: f64, to: f64, video_duration: f64, context: f64, seq: &SequenceConfig) -> Result<Self> {
+        let sr = seq.sample_rate() as f64;
+        let existing_s = existing.len() as f64 / sr;
+        ensure!(from >= 0.0 && from < to && to <= video_duration + 1e-6, "the range {from}-{to} s must lie inside the video (0-{video_duration:.2} s)");
+        ensure!(from <= existing_s + 1e-9, "the range starts at {from} s, past the end of the existing audio ({existing_s:.2} s)");
+        let rate = seq.latent_rate();
+        // The generated part starts on a token boundary so the given tokens line up.
+        let start = ((from - context).max(0.0) * rate).floor() / rate;
+        let end = (to + context).min(video_duration);
+        let window = Window { start, duration: end - start };
+        let tokens = (window.duration * rate).ceil() as usize;
+        let first = (start * sr).round() as usize;
+        let part = &existing[first.min(existing.len())..existing.len().min(first + (window.duration * sr) as usize)];
+        let (kept_before, kept_after) = ((from - start) * rate, (to.min(existing_s) - start) * rate);
+        let continuation = to > existing_s;
+        let existing_end = (existing_s - start) * rate;
+        let given = GivenAudio::from_wave(part, seq, tokens, |i| {
+            let (a, b) = (i as f64, i as f64 + 1.0);
+            b <= kept_before || (!continuation && a >= kept_after && b <= existing_end)
+        });
+        Ok(Self { window, given, from: (from * sr).round() as usize, to: (to * sr).round() as usize, offset: first })
+    }
+
+    /// The result: `existing` with the range from `generated` (the window's samples). The new
+    /// part is brought to the existing audio's integrated loudness (BS.1770; the generator's raw
+    /// level is arbitrary), its true peak kept at or under -1 dBTP.
+    pub fn apply(&self, existing: &[f32], generated: &[f32], sample_rate: u32) -> Result<Vec<f32>> {
+        let fade = (SPLICE_FADE_S * sample_rate as f64).round() as usize;
+        let new_part = &generated[self.from.saturating_sub(self.offset).min(generated.len())..self.to.saturating_sub(self.offset).min(generated.len())];
+        let loudness = |x: &[f32]| -> Result<Option<f64>> {
+            let mut meter = foley_dsp::LevelMeter::new(sample_rate)?;
+            meter.add(x)?;
+            Ok(meter.measured()?.0)
+        };
+        let gain = match (loudness(existing)?, loudness(new_part)?) {
+            (Some(target), Some(_)) => {
+                let mut meter = foley_dsp::LevelMeter::new(sample_rate)?;
+                meter.add(new_part)?;
+                meter.report(foley_dsp::LevelTarget { loudness_lufs: target, true_peak_dbtp: foley_dsp::LevelTarget::DEFAULT.true_peak_dbtp })?.gain()
+            }
+            _ => 1.0,
+        };
+        let generated: Vec<f32> = generated.iter().map(|s| s * gain).collect();
+        // A continuation fades in over the last 2 x fade of the existing audio, not past it.
+        let from = if self.to > existing.len() { self.from.min(existing.len()).saturating_sub(fade) } else { self.from };
+        Ok(splice(existing, &generated, self.offset, from, self.to, fade))
+    }
+}
+
+/// The known prefix that makes generation follow a reference recording: its first `tokens`
+/// tokens' worth of audio (16 kHz) placed before the clip (see [`LongRequest::prefix`]).
+pub fn reference_prefix(reference: &[f32], tokens: usize, seq: &SequenceConfig) -> Result<GivenAudio> {
+    let needed = tokens * seq.num_audio_samples() / seq.latent_seq_len();
+    ensure!(
+        reference.len() >= needed,
+        "needs at least {:.2} s of reference audio, got {:.2} s",
+        needed as f64 / seq.sample_rate() as f64,
+        reference.len() as f64 / seq.sample_rate() as f64
+    );
+    Ok(GivenAudio::from_wave(&reference[..needed], seq, tokens, |_| true))
+}
+
+/// Half-length of the crossfade where inpainted or continued audio meets the audio kept (25 ms:
+/// the kept audio changes in at most 25 ms beside each edge).
+pub const SPLICE_FADE_S: f64 = 0.025;
+
+/// `existing` with samples `[from, to)` taken from `generated` (whose first sample is sample
+/// `offset` of the result), joined by equal-power crossfades of `2 * fade` samples centred on
+/// `from` and on `to`. Past the end of `existing` the result is `generated` (continuation);
+/// everywhere else outside `[from - fade, to + fade)` it is `existing`, sample for sample.
+pub fn splice(existing: &[f32], generated: &[f32], offset: usize, from: usize, to: usize, fade: usize) -> Vec<f32> {
+    let len = existing.len().max(to.min(offset + generated.len()));
+    let ramp = |x: f64| match x {
+        x if x <= 0.0 => (0.0, 1.0),
+        x if x >= 1.0 => (1.0, 0.0),
+        x => (x * std::f64::consts::FRAC_PI_2).sin_cos(),
+    };
+    (0..len)
+        .map(|p| {
+            let old = existing.get(p).copied();
+            let new = p.checked_sub(offset).and_then(|i| generated.get(i)).copied();
+            match (old, new) {
+                (Some(o), Some(n)) => {
+                    // Weight of the generated audio: rises around `from`, falls around `to`.
+                    let up = (p as f64 + 0.5 - (from as f64 - fade as f64)) / (2 * fade).max(1) as f64;
+                    let down = (to as f64 + fade as f64 - p as f64 - 0.5) / (2 * fade).max(1) as f64;
+                    let (s, c) = ramp(up.min(down));
+                    if s == 0.0 {
+                        o
+                    } else if c == 0.0 {
+                        n
+                    } else {
+                        (o as f64 * c + n as f64 * s) as f32
+                    }
+                }
+                (Some(o), None) => o,
+                (None, Some(n)) => n,
+                (None, None) => 0.0,
+            }
+        })
+        .collect()
 }
 
 /// Equal-power crossfade of the previous window's `tail` into the start of `wave`.
@@ -208,8 +381,26 @@ mod tests {
             }
         }
         assert_eq!(plan(17.3, &seq, 2.0).unwrap().windows.iter().map(|w| w.start).collect::<Vec<_>>(), [0, 185, 295]);
-        assert!(plan(7.0, &seq, 2.0).is_err(), "one window is not long-form");
+        let one = plan(0.5, &seq, 2.0).unwrap();
+        assert_eq!((one.windows.len(), one.window_tokens, one.total_samples), (1, 32, 8000), "a short clip: one window of the shortest length (1 s)");
+        assert_eq!(plan(8.0, &seq, 2.0).unwrap().windows.len(), 1);
         assert!(plan(20.0, &seq, 7.99).is_err(), "an overlap of a whole window leaves nothing new");
+    }
+
+    #[test]
+    fn splice_keeps_everything_outside_the_range_but_the_fades() {
+        let existing: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        let generated = vec![-1.0f32; 400];
+        let out = splice(&existing, &generated, 300, 400, 600, 10);
+        assert_eq!(out.len(), 1000);
+        assert_eq!(&out[..390], &existing[..390]);
+        assert_eq!(&out[610..], &existing[610..]);
+        assert!(out[410..590].iter().all(|&v| v == -1.0));
+        // Continuation: past the end of the existing audio, the generated audio.
+        let out = splice(&existing[..500], &generated, 300, 490, 700, 10);
+        assert_eq!(out.len(), 700);
+        assert_eq!(&out[..480], &existing[..480]);
+        assert!(out[500..].iter().all(|&v| v == -1.0));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use foley_dsp::{LevelMeter, LevelTarget};
 use foley_encoders::ModelCache;
 use foley_gen::Generator;
 use foley_gen::generate::{Encoders, Request, SampleOptions, Sampler, default_model_path, default_sync_model_path, plan_window};
-use foley_gen::longform::{DEFAULT_OVERLAP, LongRequest, generate_long};
+use foley_gen::longform::{DEFAULT_OVERLAP, LongRequest, Splice, generate_long, overlap_tokens, reference_prefix};
 use indicatif::ProgressBar;
 
 use crate::output;
@@ -64,7 +64,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub sync_model: Option<PathBuf>,
     /// Overlap between long-form windows, seconds (rounded up to 0.16 s).
-    #[arg(long, default_value_t = DEFAULT_OVERLAP)]
+    #[arg(long, default_value_t = DEFAULT_OVERLAP, allow_negative_numbers = true)]
     pub overlap: f64,
     /// Integrated loudness of the output, LUFS (BS.1770); the gain is lowered where needed to
     /// keep the true peak at or under --true-peak.
@@ -77,6 +77,55 @@ pub struct GenerateArgs {
     /// and the mp4's AAC track will clip where they do).
     #[arg(long)]
     pub raw_level: bool,
+    /// An existing soundtrack (a wav, or any file with audio) for --inpaint or --extend.
+    #[arg(long)]
+    pub audio: Option<PathBuf>,
+    /// Regenerate only START:END seconds of --audio under the video; everything else stays
+    /// sample-identical but for a 25 ms crossfade beside each edge; the new part is set to the
+    /// existing audio's loudness.
+    #[arg(long, value_name = "START:END")]
+    pub inpaint: Option<String>,
+    /// Continue --audio past its end by SECONDS (at most to the end of the video).
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub extend: Option<f64>,
+    /// A recording whose sound the result should take on: its first --overlap seconds (from
+    /// --reference-start) are put before the clip as known audio, and generation continues it.
+    #[arg(long)]
+    pub reference_audio: Option<PathBuf>,
+    /// Where the reference's excerpt starts, seconds.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub reference_start: f64,
+}
+
+/// What `--inpaint` / `--extend` ask of `--audio`.
+enum EditRange {
+    Inpaint(f64, f64),
+    Extend(f64),
+}
+
+fn edit_range(args: &GenerateArgs) -> Result<Option<EditRange>> {
+    let range = match (&args.inpaint, args.extend) {
+        (Some(_), Some(_)) => bail!("--inpaint and --extend cannot be combined"),
+        (Some(r), None) => {
+            let parsed = r.split_once(':').and_then(|(a, b)| Some((a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?)));
+            match parsed {
+                Some((a, b)) if a.is_finite() && b.is_finite() && 0.0 <= a && a < b => Some(EditRange::Inpaint(a, b)),
+                _ => bail!("--inpaint {r}: expected START:END seconds with 0 <= START < END, e.g. 2.5:4"),
+            }
+        }
+        (None, Some(s)) if s.is_finite() && s > 0.0 => Some(EditRange::Extend(s)),
+        (None, Some(s)) => bail!("--extend {s}: must be a positive number of seconds"),
+        (None, None) => None,
+    };
+    match (&range, &args.audio) {
+        (Some(_), None) => bail!("--inpaint and --extend work on an existing soundtrack: give it with --audio FILE"),
+        (None, Some(a)) => bail!("{}: --audio is used with --inpaint or --extend", a.display()),
+        _ => {}
+    }
+    if range.is_some() && args.reference_audio.is_some() {
+        bail!("--reference-audio cannot be combined with --inpaint or --extend (the existing audio already sets the sound)");
+    }
+    Ok(range)
 }
 
 /// `<stem>.foley.mp4` beside the input.
@@ -95,6 +144,16 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     };
     let options = SampleOptions { sampler, cfg: args.cfg, seed: args.seed, use_video: true };
     options.validate()?;
+    let edit = edit_range(&args)?;
+    for file in args.audio.iter().chain(&args.reference_audio) {
+        let info = foley_media::probe(file)?;
+        if info.audio.is_empty() {
+            return Err(foley_media::MediaError::NoAudio { path: file.clone() }.into());
+        }
+    }
+    if !(args.reference_start.is_finite() && args.reference_start >= 0.0) {
+        bail!("--reference-start must be >= 0, got {}", args.reference_start);
+    }
     let level = (!args.raw_level).then_some(LevelTarget { loudness_lufs: args.loudness, true_peak_dbtp: args.true_peak });
     if let Some(l) = level {
         if !(l.loudness_lufs.is_finite() && l.loudness_lufs < 0.0 && l.true_peak_dbtp.is_finite() && l.true_peak_dbtp <= 0.0) {
@@ -123,18 +182,47 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     // Raw samples stream to a scratch wav as windows finish (memory does not grow with the
     // clip) while the loudness meter follows; the final wav is that file at the output level.
     let sr = generator.sequence().sample_rate();
+    let window_seq = generator.sequence();
     let scratch = foley_media::AtomicOutput::new(&out.with_extension("raw.wav"))?;
     let mut raw = foley_media::WavAppender::create(scratch.path(), sr)?;
-    raw.push_silence((window.start * sr as f64).round() as usize)?;
-    let mut meter = LevelMeter::new(sr)?;
     let request = Request { video: input, window, prompt: args.prompt.as_deref(), negative: args.negative.as_deref(), options };
-    let long = LongRequest { request, overlap: args.overlap };
+    let mut long = LongRequest::new(request, args.overlap);
+    let mut splice = None;
+    if let (Some(range), Some(audio)) = (&edit, &args.audio) {
+        let existing = foley_media::decode_audio(audio, sr)?;
+        let (from, to) = match *range {
+            EditRange::Inpaint(a, b) => (a, b),
+            EditRange::Extend(s) => {
+                let end = existing.len() as f64 / sr as f64;
+                (end, (end + s).min(video_duration))
+            }
+        };
+        let plan =
+            Splice::new(&existing, from, to, video_duration, args.overlap.max(DEFAULT_OVERLAP), &window_seq).with_context(|| audio.display().to_string())?;
+        long.request.window = plan.window;
+        long.given = Some(plan.given.clone());
+        splice = Some((plan, existing));
+    } else if let Some(reference) = &args.reference_audio {
+        long.prefix = overlap_tokens(args.overlap, &window_seq)?.max(window_seq.sync_aligned_tokens());
+        let seconds = long.prefix as f64 / window_seq.latent_rate();
+        let audio = foley_media::decode_audio_segment(reference, sr, args.reference_start, Some(seconds + 0.1))?;
+        long.given = Some(reference_prefix(&audio, long.prefix, &window_seq).with_context(|| reference.display().to_string())?);
+    }
+    if splice.is_none() {
+        raw.push_silence((window.start * sr as f64).round() as usize)?;
+    }
+    let mut meter = LevelMeter::new(sr)?;
+    let mut generated = Vec::new();
     let mut bar: Option<ProgressBar> = None;
     generate_long(
         &mut generator,
         &enc,
         &long,
         &mut |samples| {
+            if splice.is_some() {
+                generated.extend_from_slice(samples);
+                return Ok(());
+            }
             meter.add(samples)?;
             Ok(raw.push(samples)?)
         },
@@ -146,6 +234,13 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if let Some(b) = bar.take() {
         b.finish_and_clear();
     }
+    // An edit keeps the existing audio as it is (the new part is matched to its loudness).
+    let level = if let Some((plan, existing)) = &splice {
+        raw.push(&plan.apply(existing, &generated, sr)?)?;
+        None
+    } else {
+        level
+    };
     raw.finish()?;
     let gain = match level {
         Some(target) => {
