@@ -8,8 +8,9 @@
 //! ODE step: `foley_flow::sampler::KnownFrames`), so it continues that audio instead of starting
 //! afresh. Window starts fall on whole tokens *and* whole sync frames (multiples of
 //! [`SequenceConfig::sync_aligned_tokens`], 0.16 s at 16 kHz), so each window reads the same
-//! sync frames a decode from its own start would; the 8 fps semantic frames come from the same
-//! global grid (up to one frame period, 125 ms, after the window's own grid).
+//! sync frames a decode from its own start would; the 8 fps semantic frames are chosen from the
+//! decoded frames at each window's own instants (`foley_media::SourceFrames`): taking them from
+//! one global 8 fps grid instead put them up to 125 ms late and cost onset AP 0.52 vs 0.62.
 //!
 //! Each window is vocoded on its own; in the overlap the new window's waveform is crossfaded in
 //! with equal power (`cos`/`sin`: the two are different phase reconstructions of the same
@@ -19,7 +20,7 @@
 
 use anyhow::{Result, ensure};
 use foley_encoders::efficientnet;
-use foley_media::{FrameReader, FrameRequest, FrameStream, Rational, Resize};
+use foley_media::{FrameReader, FrameRequest, FrameStream, Rational, Resize, SourceFrames};
 use foley_seq::SequenceConfig;
 
 use crate::config::token_channels;
@@ -157,16 +158,17 @@ pub fn generate_long(
         ensure!(g.known.len() * c == g.tokens.len(), "given audio: {} tokens of {} values for {} flags", g.tokens.len() / c.max(1), c, g.known.len());
     }
     let clip_fps = Rational::approximate(window_seq.clip_frame_rate).ok_or_else(|| anyhow::anyhow!("clip frame rate"))?;
-    let open = |fps: Rational, resize: Resize| -> Result<FrameStream> {
-        Ok(FrameStream::new(FrameReader::open(video, &FrameRequest { fps, start: window.start, duration: Some(window.duration), resize })?))
+    let open = |fps: Rational, resize: Resize| -> Result<FrameReader> {
+        Ok(FrameReader::open(video, &FrameRequest { fps, start: window.start, duration: Some(window.duration), resize })?)
     };
-    let mut semantic_frames = open(clip_fps, Resize::CropSquare(efficientnet::INPUT_SIZE as u32))?;
-    let mut sync_frames = open(sync_fps(&window_seq)?, sync_resize(enc))?;
-    // Frames of the timeline from time `t` (the prefix shows the first frame).
+    // Semantic frames by MMAudio's rule at each window's own instants (window starts are not on
+    // the 8 fps grid); sync frames from the 25 fps grid, on which every window starts.
+    let mut semantic_frames = SourceFrames::new(open(clip_fps, Resize::CropSquare(efficientnet::INPUT_SIZE as u32))?);
+    let mut sync_frames = FrameStream::new(open(sync_fps(&window_seq)?, sync_resize(enc))?);
     let prefix_s = long.prefix as f64 / rate;
-    let frames = |stream: &mut FrameStream, t: f64, fps: f64, n: usize, round_up: bool| -> Result<Vec<foley_media::Frame>> {
-        let first = (t - prefix_s) * fps;
-        let first = if round_up { (first - 1e-9).ceil() } else { first.round() } as i64;
+    // Sync frames of the timeline from time `t` (the prefix shows the first frame).
+    let sync_window = |stream: &mut FrameStream, t: f64, n: usize| -> Result<Vec<foley_media::Frame>> {
+        let first = ((t - prefix_s) * window_seq.sync_frame_rate).round() as i64;
         let before = (-first).clamp(0, n as i64) as usize;
         let mut out = stream.take(first.max(0) as usize, n - before)?;
         if before > 0 {
@@ -182,14 +184,15 @@ pub fn generate_long(
     progress(0, n_windows);
     for (k, w) in plan.windows.iter().enumerate() {
         let t = w.start as f64 / rate;
-        let semantic = frames(&mut semantic_frames, t, window_seq.clip_frame_rate, window_seq.clip_seq_len(), true)?;
-        let sync = frames(&mut sync_frames, t, window_seq.sync_frame_rate, sync_frames_needed(&window_seq), false)?;
+        let instants: Vec<f64> = (0..window_seq.clip_seq_len()).map(|j| t - prefix_s + j as f64 / window_seq.clip_frame_rate).collect();
+        let semantic = semantic_frames.at(&instants)?;
+        let sync = sync_window(&mut sync_frames, t, sync_frames_needed(&window_seq))?;
         let features = features_from_frames(enc, semantic, sync, &window_seq, &mut |_| {})?;
         let known = window_known(&plan, w, &prev_tokens, long.given.as_ref(), c);
         let options = SampleOptions { seed: window_seed(options.seed, k), ..options.clone() };
         let tokens = sample_tokens(generator, &window_seq, &features, text.as_deref(), negative.as_deref(), known.as_ref(), &options, &mut |_, _| {})?;
         let mut wave = vocode(&tokens_mel(&tokens, &window_seq)?, &window_seq, options.seed)?;
-        crossfade_into(&tail, &mut wave);
+        crossfade_into(&tail, &mut wave, (2.0 * SPLICE_FADE_S * window_seq.sample_rate() as f64).round() as usize);
 
         // Final up to the next window's start (the rest is crossfaded with it), or the end.
         let final_len = match plan.windows.get(k + 1) {
@@ -346,12 +349,21 @@ pub fn splice(existing: &[f32], generated: &[f32], offset: usize, from: usize, t
         .collect()
 }
 
-/// Equal-power crossfade of the previous window's `tail` into the start of `wave`.
-fn crossfade_into(tail: &[f32], wave: &mut [f32]) {
+/// Joins the previous window's `tail` (its audio over the overlap) to `wave`: the previous
+/// window up to the middle of the overlap, then an equal-power crossfade of `fade` samples, then
+/// the new window. Both carry the same mel there (the overlap is the new window's known audio),
+/// decoded with different phases, so a short switch away from either window's edges is enough,
+/// and every other sample comes from one reconstruction (a blend over the whole 2 s overlap
+/// measured the same onset AP on six 30 s scenes: 0.515 vs 0.522).
+fn crossfade_into(tail: &[f32], wave: &mut [f32], fade: usize) {
     let n = tail.len().min(wave.len());
-    for (i, (w, &old)) in wave.iter_mut().zip(tail).enumerate().take(n) {
-        let theta = std::f64::consts::FRAC_PI_2 * (i as f64 + 0.5) / n as f64;
-        *w = (old as f64 * theta.cos() + *w as f64 * theta.sin()) as f32;
+    let fade = fade.min(n);
+    let start = (n - fade) / 2;
+    wave[..start].copy_from_slice(&tail[..start]);
+    for i in 0..fade {
+        let theta = std::f64::consts::FRAC_PI_2 * (i as f64 + 0.5) / fade as f64;
+        let (old, new) = (tail[start + i] as f64, wave[start + i] as f64);
+        wave[start + i] = (old * theta.cos() + new * theta.sin()) as f32;
     }
 }
 
@@ -404,12 +416,12 @@ mod tests {
     }
 
     #[test]
-    fn crossfade_keeps_power_and_ends_on_the_new_window() {
-        let tail = vec![1.0f32; 100];
+    fn windows_switch_in_the_middle_of_the_overlap() {
+        let tail = vec![2.0f32; 100];
         let mut wave = vec![1.0f32; 150];
-        crossfade_into(&tail, &mut wave);
-        assert!((wave[0] - 1.0).abs() < 0.02 && wave[100..].iter().all(|&v| v == 1.0));
-        // Equal power: cos² + sin² = 1, so identical inputs rise to sqrt(2) in the middle.
-        assert!((wave[50] - std::f32::consts::SQRT_2).abs() < 0.02);
+        crossfade_into(&tail, &mut wave, 20);
+        assert!(wave[..40].iter().all(|&v| v == 2.0) && wave[60..].iter().all(|&v| v == 1.0));
+        // Equal power: cos² + sin² = 1 (old 2, new 1 at the fade's middle: (2 + 1) / sqrt 2).
+        assert!((wave[50] - 3.0 / std::f32::consts::SQRT_2).abs() < 0.1, "{}", wave[50]);
     }
 }

@@ -209,6 +209,22 @@ impl FrameReader {
         Ok(())
     }
 
+    /// The next *decoded* frame, every one once (no sampling at `fps`): `index` counts decoded
+    /// frames, `time` and `source_time` are its timestamp after `start`. For choosing frames
+    /// by time oneself ([`crate::SourceFrames`]); do not mix with iterating the reader.
+    pub fn next_decoded(&mut self) -> Result<Option<Frame>, MediaError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let Some((pts, rgb)) = self.read_decoded()? else {
+            self.finish()?;
+            return Ok(None);
+        };
+        let time = pts as f64 * self.time_base.unwrap_or(Rational { num: 1, den: 1_000_000 }).as_f64();
+        self.next_index += 1;
+        Ok(Some(Frame { index: self.next_index - 1, time, source_time: time, width: self.width, height: self.height, rgb }))
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame>, MediaError> {
         if self.finished || self.expected.is_some_and(|n| self.next_index >= n) {
             return Ok(None);

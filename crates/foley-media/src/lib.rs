@@ -31,7 +31,7 @@ pub use mux::{check_muxable, mux};
 pub use output::{AtomicOutput, StagingDir, ensure_not_input, parent_dir};
 pub use probe::{AudioStream, MediaInfo, VideoStream, probe};
 pub use rational::Rational;
-pub use stream::FrameStream;
+pub use stream::{FrameStream, SourceFrames};
 
 /// Largest frame side accepted, in pixels (8K is 7680; anything beyond is refused as suspect).
 pub const MAX_FRAME_SIDE: u32 = 16_384;

@@ -198,3 +198,28 @@ fn bad_requests() {
     assert!(matches!(err, MediaError::NoFrames { .. }), "{err}");
     assert!(err.to_string().contains("c.mp4"), "{err}");
 }
+
+/// `SourceFrames` picks, for instants anywhere, the frame a `FrameReader` started at each
+/// window's own start would pick (long-form windows off the 8 fps grid), reading the file once.
+#[test]
+fn source_frames_follow_the_rule_at_any_instants() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cfr30.mp4");
+    let times = cfr_source(&path, "30", 90);
+    let request = FrameRequest { fps: Rational::new(8, 1).unwrap(), start: 0.0, duration: Some(3.0), resize: Resize::CropSquare(32) };
+    let mut frames = foley_media::SourceFrames::new(FrameReader::open(&path, &request).unwrap());
+    // Three overlapping windows starting at 0, 0.96 and 1.92 s (0.16 s quanta, off the 8 fps grid).
+    for start in [0.0, 0.96, 1.92] {
+        let instants: Vec<f64> = (0..8).map(|j| start + j as f64 / 8.0).collect();
+        let got: Vec<u32> = frames.at(&instants).unwrap().iter().map(|f| read_counter(&f.rgb, 32, CROP32)).collect();
+        // MMAudio's rule on those instants, exactly; past the 3 s end the last frame repeats.
+        let want: Vec<u32> = instants
+            .iter()
+            .map(|&t| {
+                let t = Q((t * 100.0).round() as i128, 100);
+                times.iter().position(|&s| s.ge(t)).unwrap_or(times.len() - 1) as u32
+            })
+            .collect();
+        assert_eq!(got, want, "window at {start} s");
+    }
+}
