@@ -24,8 +24,12 @@ fn demo_video_gets_a_seeded_soundtrack_of_its_length() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.mp4"), dir.path().join("b.mp4"));
     for out in [&a, &b] {
-        let run = foley(&[&"generate", &demo(), &"-o", out, &"--steps", &"2", &"--seed", &"5"]);
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let run = foley(&[&"generate", &demo(), &"-o", out, &"--steps", &"2", &"--seed", &"5", &"--timings"]);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{stderr}");
+        for stage in ["timings:", "model loading", "features", "sampling", "griffin-lim", "mux", "total"] {
+            assert!(stderr.contains(stage), "--timings lacks `{stage}`: {stderr}");
+        }
     }
     assert_eq!(names(dir.path()), ["a.mp4", "a.wav", "b.mp4", "b.wav"], "no temporaries");
     assert_eq!(std::fs::read(dir.path().join("a.wav")).unwrap(), std::fs::read(dir.path().join("b.wav")).unwrap(), "same seed, same wav");

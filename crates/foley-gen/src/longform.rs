@@ -129,6 +129,17 @@ fn window_seed(seed: u64, k: usize) -> u64 {
     seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// Where generation spent its time, summed over windows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    /// Frame decoding and the encoders (semantic, sync, envelope predictor runs in sampling).
+    pub features: std::time::Duration,
+    /// Flow sampling.
+    pub sampling: std::time::Duration,
+    /// Griffin-Lim and joining the windows.
+    pub decoding: std::time::Duration,
+}
+
 /// Generates the soundtrack of `long`'s window, handing each run of final samples to `sink` as soon as it
 /// is final; `progress(done, total)` counts windows.
 pub fn generate_long(
@@ -137,8 +148,9 @@ pub fn generate_long(
     long: &LongRequest,
     sink: &mut dyn FnMut(&[f32]) -> Result<()>,
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<()> {
+) -> Result<StageTimes> {
     let Request { video, window, prompt, negative, ref options } = long.request;
+    let mut times = StageTimes::default();
     let full_window = SequenceConfig::mmaudio_16k(generator.meta.duration);
     overlap_tokens(long.overlap, &full_window)?;
     let rate = full_window.latent_rate();
@@ -183,14 +195,19 @@ pub fn generate_long(
     let mut tail: Vec<f32> = Vec::new();
     progress(0, n_windows);
     for (k, w) in plan.windows.iter().enumerate() {
+        let clock = std::time::Instant::now();
         let t = w.start as f64 / rate;
         let instants: Vec<f64> = (0..window_seq.clip_seq_len()).map(|j| t - prefix_s + j as f64 / window_seq.clip_frame_rate).collect();
         let semantic = semantic_frames.at(&instants)?;
         let sync = sync_window(&mut sync_frames, t, sync_frames_needed(&window_seq))?;
         let features = features_from_frames(enc, semantic, sync, &window_seq, &mut |_| {})?;
+        times.features += clock.elapsed();
+        let clock = std::time::Instant::now();
         let known = window_known(&plan, w, &prev_tokens, long.given.as_ref(), c);
         let options = SampleOptions { seed: window_seed(options.seed, k), ..options.clone() };
         let tokens = sample_tokens(generator, &window_seq, &features, text.as_deref(), negative.as_deref(), known.as_ref(), &options, &mut |_, _| {})?;
+        times.sampling += clock.elapsed();
+        let clock = std::time::Instant::now();
         let mut wave = vocode(&tokens_mel(&tokens, &window_seq)?, &window_seq, options.seed)?;
         crossfade_into(&tail, &mut wave, (2.0 * SPLICE_FADE_S * window_seq.sample_rate() as f64).round() as usize);
 
@@ -206,10 +223,11 @@ pub fn generate_long(
         emitted += final_len;
         tail = wave[final_len..].to_vec();
         prev_tokens = tokens;
+        times.decoding += clock.elapsed();
         progress(k + 1, n_windows);
     }
     ensure!(emitted == total_samples, "internal: {emitted} samples for a {total_samples} sample timeline");
-    Ok(())
+    Ok(times)
 }
 
 /// The known tokens of window `w`: its context from the window before, and given audio.

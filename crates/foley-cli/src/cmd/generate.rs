@@ -92,6 +92,10 @@ pub struct GenerateArgs {
     /// --reference-start) are put before the clip as known audio, and generation continues it.
     #[arg(long)]
     pub reference_audio: Option<PathBuf>,
+    /// Print the time each stage took (checks, model loading, features, sampling, Griffin-Lim,
+    /// level and wav, mux) on stderr.
+    #[arg(long)]
+    pub timings: bool,
     /// Where the reference's excerpt starts, seconds.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub reference_start: f64,
@@ -135,6 +139,7 @@ fn default_output(input: &Path) -> PathBuf {
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
+    let mut clock = Clock::new();
     // Everything that can be checked is checked before the models load and the work starts.
     let input = &args.input;
     foley_media::check_input(input)?;
@@ -172,6 +177,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let wav_out = foley_media::AtomicOutput::new(&wav)?;
     let mp4_out = foley_media::AtomicOutput::new(&out)?;
 
+    clock.lap("checks and probe");
     let device = Device::flex();
     let model_path = args.model.clone().unwrap_or_else(default_model_path);
     let mut generator = Generator::load(&model_path, &device)?;
@@ -179,6 +185,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let sync_path = args.sync_model.clone().unwrap_or_else(default_sync_model_path);
     let enc = Encoders::load(&ModelCache::from_env()?, &sync_path, &device)?;
 
+    clock.lap("model loading");
     // Raw samples stream to a scratch wav as windows finish (memory does not grow with the
     // clip) while the loudness meter follows; the final wav is that file at the output level.
     let sr = generator.sequence().sample_rate();
@@ -214,7 +221,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let mut meter = LevelMeter::new(sr)?;
     let mut generated = Vec::new();
     let mut bar: Option<ProgressBar> = None;
-    generate_long(
+    let stages = generate_long(
         &mut generator,
         &enc,
         &long,
@@ -234,6 +241,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if let Some(b) = bar.take() {
         b.finish_and_clear();
     }
+    clock.add("features", stages.features);
+    clock.add("sampling", stages.sampling);
+    clock.add("griffin-lim", stages.decoding);
+    clock.lap("other generation");
     // An edit keeps the existing audio as it is (the new part is matched to its loudness).
     let level = if let Some((plan, existing)) = &splice {
         raw.push(&plan.apply(existing, &generated, sr)?)?;
@@ -252,10 +263,55 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     };
     foley_media::copy_wav_scaled(scratch.path(), wav_out.path(), gain).with_context(|| format!("writing {}", wav.display()))?;
     drop(scratch);
+    clock.lap("level and wav");
     // The wav is published only once the mp4 exists: a failed mux leaves neither.
     foley_media::mux(input, wav_out.path(), mp4_out.path())?;
     mp4_out.commit()?;
     wav_out.commit()?;
+    clock.lap("mux");
+    if args.timings {
+        eprintln!("{clock}");
+    }
     println!("{} s from {:.2} s of {} -> {} and {}", window.duration, window.start, input.display(), out.display(), wav.display());
     Ok(())
+}
+
+/// Wall time per stage of one run, for `--timings`.
+struct Clock {
+    start: std::time::Instant,
+    since: std::time::Instant,
+    stages: Vec<(&'static str, std::time::Duration)>,
+    /// Time already attributed inside the current lap (generation's own stages).
+    attributed: std::time::Duration,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let now = std::time::Instant::now();
+        Self { start: now, since: now, stages: Vec::new(), attributed: std::time::Duration::ZERO }
+    }
+
+    /// Closes the current lap as `name` (what `add` did not attribute of it).
+    fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        let rest = (now - self.since).saturating_sub(std::mem::take(&mut self.attributed));
+        self.stages.push((name, rest));
+        self.since = now;
+    }
+
+    /// Time a stage measured inside the current lap.
+    fn add(&mut self, name: &'static str, d: std::time::Duration) {
+        self.stages.push((name, d));
+        self.attributed += d;
+    }
+}
+
+impl std::fmt::Display for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "timings:")?;
+        for (name, d) in &self.stages {
+            write!(f, " {name} {:.2} s |", d.as_secs_f64())?;
+        }
+        write!(f, " total {:.2} s (process start not counted)", (self.since - self.start).as_secs_f64())
+    }
 }
