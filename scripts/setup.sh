@@ -31,7 +31,7 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-echo "setup: building foley (release; the first build takes ~10 minutes on 2 cores)" >&2
+echo "setup: building foley (release; the first build takes ~19 minutes on 2 cores)" >&2
 cargo build --release --locked -p foley
 
 "$FOLEY" models fetch
