@@ -265,6 +265,7 @@ fn hostile_inputs_fail_cleanly() {
     cases.push(case(&[&"mel", &i("good.mp4"), &"-o", &png], i("good.mp4"), "has no audio stream"));
     cases.push(case(&[&"mel", &i("tone.wav"), &"--start", &"50", &"-o", &png], i("tone.wav"), "no samples"));
     cases.push(case(&[&"mel", &i("tone.wav")], "-o OUT.png", "nothing to write"));
+    cases.push(case(&[&"mel", &i("tone.wav"), &"--mark", &"1,-1", &"-o", &png], "--mark -1", "seconds >= 0"));
     // Tensors, weights and configurations.
     cases.push(case(&[&"griffin-lim", &i("notes.txt"), &"-o", &wav], i("notes.txt"), "not a safetensors file"));
     cases.push(case(&[&"griffin-lim", &i("missing.safetensors"), &"-o", &wav], i("missing.safetensors"), "No such file"));

@@ -25,6 +25,10 @@ pub struct MelArgs {
     /// `sample_rate` and `hop` as one-element tensors.
     #[arg(long)]
     pub tensor: Option<PathBuf>,
+    /// Times to mark on the picture, seconds after --start (repeatable or comma-separated), e.g.
+    /// the window switches of a long-form generation.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub mark: Vec<f64>,
     /// Mel geometry: MMAudio's 16 kHz (80 mels, log10) or 44.1 kHz (128 mels, ln) converter.
     #[arg(long, value_enum, default_value_t = Geometry::Mmaudio16k)]
     pub geometry: Geometry,
@@ -78,7 +82,10 @@ pub fn run(args: MelArgs) -> Result<()> {
             config.n_mels,
             config.hop
         );
-        let panel = MelPanel { title, n_mels: mel.n_mels, n_frames: mel.n_frames, data: &mel.data, frame_rate: config.frames_per_second(), onsets: &[] };
+        if let Some(bad) = args.mark.iter().find(|t| !t.is_finite() || **t < 0.0) {
+            bail!("--mark {bad}: marks are seconds >= 0");
+        }
+        let panel = MelPanel { title, n_mels: mel.n_mels, n_frames: mel.n_frames, data: &mel.data, frame_rate: config.frames_per_second(), onsets: &args.mark };
         write_atomic(png, |tmp| write_comparison_png(tmp, &[panel]).map_err(anyhow::Error::msg))?;
         println!("wrote {} ({} frames, {:.2} s)", png.display(), mel.n_frames, audio.len() as f64 / config.sample_rate as f64);
     }
