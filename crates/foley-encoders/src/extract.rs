@@ -216,7 +216,7 @@ impl Extractor {
 
         if let Some((model, config)) = &self.sync {
             // Synchformer's frames: 25 fps, enough for every segment, last frame repeated.
-            let needed = if seq.sync_num_segments() == 0 { 0 } else { (seq.sync_num_segments() - 1) * seq.sync_step_size + seq.sync_num_frames_per_segment };
+            let needed = seq.sync_frames_read();
             let request = FrameRequest {
                 fps: Rational::approximate(seq.sync_frame_rate).context("sync frame rate")?,
                 start: 0.0,

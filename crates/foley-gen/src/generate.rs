@@ -64,7 +64,7 @@ pub fn video_features(enc: &Encoders, video: &Path, start: f64, seq: &SequenceCo
     let n = seq.clip_seq_len();
     let semantic = efficientnet::sample_frames(video, seq.clip_frame_rate, start, Some(n as f64 / seq.clip_frame_rate))?;
     let request =
-        FrameRequest { fps: sync_fps(seq)?, start, duration: Some(sync_frames_needed(seq).max(1) as f64 / seq.sync_frame_rate), resize: sync_resize(enc) };
+        FrameRequest { fps: sync_fps(seq)?, start, duration: Some(seq.sync_frames_read().max(1) as f64 / seq.sync_frame_rate), resize: sync_resize(enc) };
     let sync = FrameReader::open(video, &request)?.collect::<Result<Vec<_>, _>>()?;
     ensure!(!semantic.is_empty() && !sync.is_empty(), "{}: no video frames after {start} s", video.display());
     features_from_frames(enc, semantic, sync, seq, progress)
@@ -79,7 +79,7 @@ pub fn features_from_frames(
     seq: &SequenceConfig,
     progress: &mut dyn FnMut(&str),
 ) -> Result<VideoFeatures> {
-    let (n, needed) = (seq.clip_seq_len(), sync_frames_needed(seq));
+    let (n, needed) = (seq.clip_seq_len(), seq.sync_frames_read());
     for (frames, len) in [(&mut semantic, n), (&mut sync, needed)] {
         let last = frames.last().cloned().context("a window without video frames")?;
         frames.resize(len.max(frames.len()), last);
@@ -93,14 +93,6 @@ pub fn features_from_frames(
     let sync = tokens.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     progress("sync");
     Ok(VideoFeatures { semantic, sync, sync_dim, envelope: None })
-}
-
-/// Sync frames a window reads: its overlapping segments end to end.
-pub fn sync_frames_needed(seq: &SequenceConfig) -> usize {
-    match seq.sync_num_segments() {
-        0 => 0,
-        s => (s - 1) * seq.sync_step_size + seq.sync_num_frames_per_segment,
-    }
 }
 
 /// The sync frame rate as a rational.

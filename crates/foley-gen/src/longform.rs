@@ -25,8 +25,7 @@ use foley_seq::SequenceConfig;
 
 use crate::config::token_channels;
 use crate::generate::{
-    Encoders, KnownAudio, MIN_DURATION, Request, SampleOptions, Window, features_from_frames, sample_tokens, sync_fps, sync_frames_needed, sync_resize,
-    tokens_mel, vocode,
+    Encoders, KnownAudio, MIN_DURATION, Request, SampleOptions, Window, features_from_frames, sample_tokens, sync_fps, sync_resize, tokens_mel, vocode,
 };
 use crate::model::Generator;
 
@@ -199,7 +198,7 @@ pub fn generate_long(
         let t = w.start as f64 / rate;
         let instants: Vec<f64> = (0..window_seq.clip_seq_len()).map(|j| t - prefix_s + j as f64 / window_seq.clip_frame_rate).collect();
         let semantic = semantic_frames.at(&instants)?;
-        let sync = sync_window(&mut sync_frames, t, sync_frames_needed(&window_seq))?;
+        let sync = sync_window(&mut sync_frames, t, window_seq.sync_frames_read())?;
         let features = features_from_frames(enc, semantic, sync, &window_seq, &mut |_| {})?;
         times.features += clock.elapsed();
         let clock = std::time::Instant::now();

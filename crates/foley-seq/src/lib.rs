@@ -167,6 +167,14 @@ impl SequenceConfig {
         if frames < per { 0 } else { ((frames - per) / self.sync_step_size as f64).floor() as usize + 1 }
     }
 
+    /// Sync frames the segments read end to end (200 for 8 s: 24 segments of 16 with step 8).
+    pub fn sync_frames_read(&self) -> usize {
+        match self.sync_num_segments() {
+            0 => 0,
+            s => (s - 1) * self.sync_step_size + self.sync_num_frames_per_segment,
+        }
+    }
+
     /// Sync tokens per segment (8 for Synchformer's geometry).
     pub fn sync_tokens_per_segment(&self) -> usize {
         self.sync_num_frames_per_segment / self.sync_downsample_rate
@@ -224,6 +232,7 @@ mod tests {
         assert_eq!(s16.num_audio_samples(), 128_000);
         assert_eq!(s16.latent_rate(), 31.25);
         assert_eq!(s16.sync_token_rate(), 24.0);
+        assert_eq!(s16.sync_frames_read(), 200);
         // 10 s: (250 - 16) / 8 + 1 = 30 segments of 8 tokens.
         assert_eq!(SequenceConfig::mmaudio_16k(10.0).sync_seq_len(), 240);
     }
