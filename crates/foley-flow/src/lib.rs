@@ -23,11 +23,13 @@ pub mod io;
 mod kernels;
 mod layers;
 pub mod network;
-pub mod noise;
 mod rope;
 pub mod sampler;
 pub mod spec;
 pub mod weights;
+
+/// Seeded noise (SplitMix64, Box–Muller), shared with every foley model.
+pub use foley_weights::noise;
 
 use std::path::PathBuf;
 
@@ -49,4 +51,12 @@ pub enum FlowError {
     Keys { path: PathBuf, report: KeyReport },
     #[error("flow input: {0}")]
     Input(String),
+}
+
+impl From<foley_weights::WeightsError> for FlowError {
+    fn from(e: foley_weights::WeightsError) -> Self {
+        match e {
+            foley_weights::WeightsError::Read { path, msg } => Self::Read { path, msg },
+        }
+    }
 }

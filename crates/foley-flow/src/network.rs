@@ -163,7 +163,7 @@ impl FlowNetwork {
     /// [`training_init`](crate::weights::training_init)), deterministic in `seed`.
     pub fn for_training(config: &FlowConfig, seed: u64, device: &Device) -> Result<Self, FlowError> {
         config.validate().map_err(FlowError::Config)?;
-        Ok(Self::new(config, &Vars::training(seed, device)))
+        Ok(Self::new(config, &Vars::training(seed, crate::weights::training_init, device)))
     }
 
     /// Build every module from `vb` (keys are MMAudio's).

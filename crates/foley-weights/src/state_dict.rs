@@ -1,0 +1,139 @@
+//! Reading state dicts (`.safetensors`, PyTorch `.pth` zip pickles) and checking their keys.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use burn::store::pytorch_reader::{DType as PtDType, PytorchReader};
+use safetensors::{Dtype as StDtype, SafeTensors};
+
+use crate::WeightsError;
+
+/// One tensor of a state dict, converted to f32.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// A whole state dict: key -> f32 tensor.
+#[derive(Debug, Clone, Default)]
+pub struct StateDict {
+    pub tensors: BTreeMap<String, RawTensor>,
+}
+
+impl StateDict {
+    /// Read a `.safetensors` file or a PyTorch checkpoint (`torch.save(state_dict)`, zip or
+    /// legacy pickle), chosen by the file's first bytes. Float tensors of any width become f32.
+    pub fn read(path: &Path) -> Result<Self, WeightsError> {
+        let err = |msg: String| WeightsError::Read { path: path.to_path_buf(), msg };
+        let mut head = [0u8; 4];
+        {
+            use std::io::Read;
+            let mut f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+            f.read_exact(&mut head).map_err(|e| err(format!("not a weight file ({e})")))?;
+        }
+        // Zip archives start with "PK"; legacy pickles with the PROTO opcode 0x80.
+        if head[..2] == *b"PK" || head[0] == 0x80 { Self::read_pytorch(path).map_err(err) } else { Self::read_safetensors(path).map_err(err) }
+    }
+
+    fn read_safetensors(path: &Path) -> Result<Self, String> {
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.iter() {
+            let data = match view.dtype() {
+                StDtype::F32 => le_f32(view.data()),
+                StDtype::F16 => view.data().chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+                StDtype::BF16 => view.data().chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+                StDtype::F64 => view.data().chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+                other => return Err(format!("tensor `{name}` has unsupported dtype {other:?}")),
+            };
+            tensors.insert(name.to_string(), RawTensor { shape: view.shape().to_vec(), data });
+        }
+        Ok(Self { tensors })
+    }
+
+    fn read_pytorch(path: &Path) -> Result<Self, String> {
+        let reader = PytorchReader::new(path).map_err(|e| format!("not a PyTorch checkpoint: {e}"))?;
+        let mut tensors = BTreeMap::new();
+        for (name, t) in reader.into_tensors() {
+            let bytes = t.read().map_err(|e| e.to_string())?;
+            // The reader hands out native-endian bytes.
+            let data = match t.dtype() {
+                PtDType::F32 => bytes.chunks_exact(4).map(|b| f32::from_ne_bytes(b.try_into().unwrap())).collect(),
+                PtDType::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_ne_bytes([b[0], b[1]]).to_f32()).collect(),
+                PtDType::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_ne_bytes([b[0], b[1]]).to_f32()).collect(),
+                PtDType::F64 => bytes.chunks_exact(8).map(|b| f64::from_ne_bytes(b.try_into().unwrap()) as f32).collect(),
+                other => return Err(format!("tensor `{name}` has unsupported dtype {other:?}")),
+            };
+            tensors.insert(name, RawTensor { shape: t.shape().to_vec(), data });
+        }
+        Ok(Self { tensors })
+    }
+
+    /// Key -> shape listing.
+    pub fn shapes(&self) -> BTreeMap<String, Vec<usize>> {
+        self.tensors.iter().map(|(k, t)| (k.clone(), t.shape.clone())).collect()
+    }
+
+    /// Remove a tensor, returning it.
+    pub fn take(&mut self, key: &str) -> Option<RawTensor> {
+        self.tensors.remove(key)
+    }
+}
+
+fn le_f32(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+}
+
+/// Everything wrong between a state dict and the keys a configuration expects.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyReport {
+    pub missing: Vec<(String, Vec<usize>)>,
+    pub unexpected: Vec<(String, Vec<usize>)>,
+    /// (key, expected shape, found shape)
+    pub misshaped: Vec<(String, Vec<usize>, Vec<usize>)>,
+}
+
+impl KeyReport {
+    /// Compare an expected key -> shape listing with a found one. Keys in `optional` may be
+    /// absent without being reported.
+    pub fn compare(expected: &BTreeMap<String, Vec<usize>>, found: &BTreeMap<String, Vec<usize>>, optional: &BTreeSet<String>) -> Self {
+        let mut report = Self::default();
+        for (key, shape) in expected {
+            match found.get(key) {
+                None if optional.contains(key) => {}
+                None => report.missing.push((key.clone(), shape.clone())),
+                Some(s) if s != shape => report.misshaped.push((key.clone(), shape.clone(), s.clone())),
+                Some(_) => {}
+            }
+        }
+        for (key, shape) in found {
+            if !expected.contains_key(key) {
+                report.unexpected.push((key.clone(), shape.clone()));
+            }
+        }
+        report
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty() && self.misshaped.is_empty()
+    }
+}
+
+impl fmt::Display for KeyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} missing, {} unexpected, {} mis-shaped key(s)", self.missing.len(), self.unexpected.len(), self.misshaped.len())?;
+        for (k, s) in &self.missing {
+            writeln!(f, "  missing     {k} {s:?}")?;
+        }
+        for (k, s) in &self.unexpected {
+            writeln!(f, "  unexpected  {k} {s:?}")?;
+        }
+        for (k, e, s) in &self.misshaped {
+            writeln!(f, "  mis-shaped  {k}: expected {e:?}, found {s:?}")?;
+        }
+        Ok(())
+    }
+}
