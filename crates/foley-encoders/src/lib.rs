@@ -11,6 +11,7 @@
 //! * [`extract`]: features of many clips into resumable safetensors shards (`foley extract`).
 
 pub mod bert;
+pub mod clip;
 pub mod efficientnet;
 pub mod extract;
 pub mod fetch;
@@ -18,6 +19,7 @@ pub mod sync;
 pub mod sync_plot;
 pub mod sync_recipe;
 pub mod sync_train;
+pub mod synchformer;
 pub mod vama;
 
 pub use fetch::{ALL_MODELS, EFFICIENTNET_LITE0, FETCH_COMMAND, MINILM_L6_V2, ModelCache, ModelError, ModelSpec, ModelStatus};

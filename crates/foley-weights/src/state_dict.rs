@@ -81,6 +81,14 @@ impl StateDict {
     pub fn take(&mut self, key: &str) -> Option<RawTensor> {
         self.tensors.remove(key)
     }
+
+    /// The tensors under `prefix.` with that prefix removed (a checkpoint that nests several
+    /// state dicts, e.g. `{"generator": ...}` or `{"net": ..., "vae": ...}`).
+    pub fn subset(&self, prefix: &str) -> Self {
+        let dotted = format!("{prefix}.");
+        let tensors = self.tensors.iter().filter_map(|(k, t)| k.strip_prefix(&dotted).map(|k| (k.to_string(), t.clone()))).collect();
+        Self { tensors }
+    }
 }
 
 fn le_f32(bytes: &[u8]) -> Vec<f32> {

@@ -1,0 +1,1 @@
+//! BigVGAN vocoders (mel -> waveform). Being ported.

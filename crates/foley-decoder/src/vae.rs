@@ -1,0 +1,1 @@
+//! MMAudio's VAE (mel <-> latent). Being ported.

@@ -1,0 +1,1 @@
+//! Synchformer's visual branch (MotionFormer). Being ported.
