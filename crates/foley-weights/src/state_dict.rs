@@ -47,6 +47,10 @@ impl StateDict {
                 StDtype::F16 => view.data().chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
                 StDtype::BF16 => view.data().chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
                 StDtype::F64 => view.data().chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+                // Pixels and token ids of test vectors: exact in f32 (ids are < 2^24).
+                StDtype::U8 => view.data().iter().map(|&b| b as f32).collect(),
+                StDtype::I32 => view.data().chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+                StDtype::I64 => view.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
                 other => return Err(format!("tensor `{name}` has unsupported dtype {other:?}")),
             };
             tensors.insert(name.to_string(), RawTensor { shape: view.shape().to_vec(), data });
