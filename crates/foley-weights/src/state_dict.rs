@@ -24,7 +24,8 @@ pub struct StateDict {
 
 impl StateDict {
     /// Read a `.safetensors` file or a PyTorch checkpoint (`torch.save(state_dict)`, zip or
-    /// legacy pickle), chosen by the file's first bytes. Float tensors of any width become f32.
+    /// legacy pickle), chosen by the file's first bytes. Float tensors of any width become f32,
+    /// as do the u8 / i32 / i64 tensors of a safetensors file (pixels, token ids).
     pub fn read(path: &Path) -> Result<Self, WeightsError> {
         let err = |msg: String| WeightsError::Read { path: path.to_path_buf(), msg };
         let mut head = [0u8; 4];
