@@ -73,11 +73,11 @@ impl VaeConfig {
 /// MMAudio's VAE, ready for inference (weight normalization applied).
 #[derive(Module, Debug)]
 pub struct Vae {
-    pub encoder: Encoder,
-    pub decoder: Decoder,
+    encoder: Encoder,
+    decoder: Decoder,
     /// Mel statistics `(1, data_dim, 1)`: `encode` standardizes by them, `decode` undoes it.
-    pub data_mean: Tensor<3>,
-    pub data_std: Tensor<3>,
+    data_mean: Tensor<3>,
+    data_std: Tensor<3>,
     #[module(skip)]
     config: VaeConfig,
 }

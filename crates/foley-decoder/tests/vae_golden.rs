@@ -54,6 +54,22 @@ fn vae_44k_matches_pytorch() {
     check_golden("vae_44k_shared");
 }
 
+/// The VAE inside the pipeline checkpoint (`{"net", "vae"}`) turns the generated latent into
+/// the pipeline's mel: an odd latent length (63) and the channel-last latent of MMAudio's
+/// `decode`, transposed as `features_utils` does.
+#[test]
+fn pipeline_vae_decodes_the_generated_latent() {
+    let device = Device::flex();
+    let config = VaeConfig::from_json(&shared_json()["pipeline_shared"]["vae"]).unwrap();
+    let path = golden("pipeline_shared.pth");
+    let vae = Vae::from_state_dict(&config, StateDict::read(&path).unwrap().subset("vae"), &path, &device).unwrap();
+    let io = StateDict::read(&golden("pipeline_shared.io.safetensors")).unwrap().tensors;
+    let mel = vae.decode(tensor3(&io["latent"], &device).swap_dims(1, 2)).unwrap();
+    let err = rel_err(mel, &io["mel"]);
+    eprintln!("pipeline mel: relative error {err:.3e}");
+    assert!(err <= 1e-4, "pipeline mel: relative error {err:.3e}");
+}
+
 #[test]
 fn released_shapes_match_the_official_state_dicts() {
     let json = shared_json();

@@ -16,7 +16,7 @@ const RESIDUAL_T: f32 = 0.3;
 
 /// EDM2's `normalize(x, dim)`: divide by `eps + ||x|| / sqrt(n)` along `dim`, `n` its length
 /// (an RMS normalization to unit magnitude).
-pub fn normalize<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
+fn normalize<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
     let n = x.dims()[dim] as f64;
     let norm = x.clone().powi_scalar(2).sum_dim(dim).sqrt();
     x / (norm.mul_scalar((1.0 / n).sqrt() as f32) + NORM_EPS)
