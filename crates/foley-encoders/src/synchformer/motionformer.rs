@@ -93,30 +93,40 @@ impl DividedAttention {
         let [b, len, dim] = x.dims();
         let (h, hd) = (self.num_heads, dim / self.num_heads);
         let (f, n) = (frames, (len - 1) / frames);
+        let (groups, seq) = match axis {
+            Axis::Space => (f, n),
+            Axis::Time => (n, f),
+        };
         let qkv = self.qkv.forward(x).reshape([b, len, 3, h, hd]);
-        // (B, len, H, hd) each.
-        let part = |j: usize| qkv.clone().narrow(2, j, 1).reshape([b, len, h, hd]);
-        let (q, k, v) = (part(0), part(1), part(2));
-
-        let cls = |t: &Tensor<4>| t.clone().narrow(1, 0, 1).swap_dims(1, 2);
-        let cls_out = sdpa(cls(&q), k.clone().swap_dims(1, 2), v.clone().swap_dims(1, 2));
-
-        // Patch tokens grouped into independent sequences: (B * groups, H, len', hd).
-        let (groups, seq, perm) = match axis {
-            Axis::Space => (f, n, [0, 1, 3, 2, 4]),
-            Axis::Time => (n, f, [0, 2, 3, 1, 4]),
+        // (3, B, H, 1, hd)
+        let cls = qkv.clone().narrow(1, 0, 1).permute([2, 0, 3, 1, 4]);
+        // One copy lays the patches out as independent sequences: (3, B, H, groups, seq, hd).
+        let patches = qkv.narrow(1, 1, f * n).reshape([b, f, n, 3, h, hd]);
+        let patches = match axis {
+            Axis::Space => patches.permute([3, 0, 4, 1, 2, 5]),
+            Axis::Time => patches.permute([3, 0, 4, 2, 1, 5]),
         };
-        let group = |t: &Tensor<4>| t.clone().narrow(1, 1, f * n).reshape([b, f, n, h, hd]).permute(perm).reshape([b * groups, h, seq, hd]);
-        // The CLS key and value are shared by every group.
-        let with_cls = |t: &Tensor<4>| {
-            let shared = cls(t).reshape([b, 1, h, 1, hd]).expand([b, groups, h, 1, hd]).reshape([b * groups, h, 1, hd]);
-            Tensor::cat(vec![shared, group(t)], 2)
+        let patches = patches.reshape([3, b * h * groups, seq, hd]);
+        // Part `j` (0 = q, 1 = k, 2 = v) of the patches and of the CLS token.
+        let patch_part = |j: usize| patches.clone().narrow(0, j, 1).reshape([b, h, groups, seq, hd]);
+        let cls_part = |j: usize| cls.clone().narrow(0, j, 1).reshape([b, h, 1, hd]);
+
+        // The CLS query attends to every key (their order does not matter).
+        let everything = |j: usize| Tensor::cat(vec![cls_part(j), patch_part(j).reshape([b, h, groups * seq, hd])], 2);
+        let cls_out = sdpa(cls_part(0), everything(1), everything(2));
+
+        // Each group attends to the shared CLS key and value and to its own patches; the
+        // groups are batch entries of a single head.
+        let with_cls = |j: usize| {
+            let shared = cls_part(j).reshape([b, h, 1, 1, hd]).expand([b, h, groups, 1, hd]);
+            Tensor::cat(vec![shared, patch_part(j)], 3).reshape([b * h * groups, 1, seq + 1, hd])
         };
-        let out = sdpa(group(&q), with_cls(&k), with_cls(&v)).reshape([b, groups, h, seq, hd]);
+        let q = patch_part(0).reshape([b * h * groups, 1, seq, hd]);
+        let out = sdpa(q, with_cls(1), with_cls(2)).reshape([b, h, groups, seq, hd]);
         // Back to (B, F, N, H, hd).
         let out = match axis {
-            Axis::Space => out.permute([0, 1, 3, 2, 4]),
-            Axis::Time => out.permute([0, 3, 1, 2, 4]),
+            Axis::Space => out.permute([0, 2, 3, 1, 4]),
+            Axis::Time => out.permute([0, 3, 2, 1, 4]),
         };
         let out = out.reshape([b, f * n, dim]);
         let cls_out = cls_out.swap_dims(1, 2).reshape([b, 1, dim]);
