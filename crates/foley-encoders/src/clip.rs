@@ -126,16 +126,19 @@ impl VisionConfig {
         self.image_size / self.patch_size
     }
 
+    /// Attention heads per block.
     pub fn heads(&self) -> usize {
         self.width / self.head_width
     }
 
+    /// Hidden width of the feed-forward (`int(width * mlp_ratio)`).
     pub fn mlp_width(&self) -> usize {
         (self.width as f64 * self.mlp_ratio) as usize
     }
 }
 
 impl TextConfig {
+    /// Hidden width of the feed-forward (`int(width * mlp_ratio)`).
     pub fn mlp_width(&self) -> usize {
         (self.width as f64 * self.mlp_ratio) as usize
     }
@@ -240,6 +243,7 @@ impl Clip {
         }
     }
 
+    /// The configuration the model was built with.
     pub fn config(&self) -> &ClipConfig {
         &self.config
     }

@@ -72,6 +72,37 @@ fn tokenizer_matches_open_clip() {
     assert!(mismatches.is_empty(), "token ids differ:\n{}", mismatches.join("\n"));
 }
 
+/// Cleaning corner cases, ids (between SOT and EOT) from open_clip 3.2.0's tokenizer with ftfy
+/// 6.3.1: HTML entities (ftfy's all-caps ones, none when the text has a `<`, legacy ones without
+/// `;`, numeric ones), curly quotes, full-width forms, ligatures, line breaks and C1 controls,
+/// terminal escapes and control characters, NFC, contractions, and special tokens in the text.
+#[test]
+fn tokenizer_cleaning_matches_open_clip() {
+    let tokenizer = ClipTokenizer::from_cache(&cache()).expect("BPE vocabulary (run `foley models fetch`)");
+    let cases: [(&str, &[u32]); 14] = [
+        ("P&EACUTE;REZ &amp; sons", &[43167, 15192, 261, 5502]),
+        ("&lt;tag&gt; <b>bold &amp; brave</b>", &[283, 3640, 285, 283, 321, 285, 8911, 261, 7769, 34308, 321, 285]),
+        ("fish &amp chips &notin; &not it &#39;quoted&#39;", &[2759, 261, 8855, 17788, 487, 126, 361, 585, 262, 27706, 262]),
+        ("&#x1F600; smile &#128512; &#0; &#x80; &#1; &#99999999999;", &[7334, 3490, 7334, 39802, 6309, 39802]),
+        ("\u{201c}Curly\u{201d} \u{2018}quotes\u{2019} and \u{2bc}apostrophe", &[257, 20795, 257, 262, 5808, 262, 537, 262, 4089, 3121, 19853]),
+        ("\u{ff26}\u{ff55}\u{ff4c}\u{ff4c}\u{3000}width \u{ff01}", &[1476, 23571, 256]),
+        ("\u{fb01}sh \u{fb02}ow \u{133} \u{1c6}", &[2759, 5608, 72, 329, 67, 129, 378]),
+        ("line\r\nbreak\u{2028}sep\u{2029}para\u{85}next", &[1148, 2568, 10434, 8976, 959, 1131]),
+        ("\u{1b}[36;44mblue\u{1b}[0m text", &[1746, 4160]),
+        ("ctrl\u{0}\u{7}\u{b}chars\u{feff}\u{fffc}", &[35602, 75, 540, 864]),
+        ("e\u{301} composed (NFC) C1 \u{93}quoted\u{94}", &[4166, 19916, 263, 23695, 264, 322, 272, 257, 27706, 257]),
+        ("it's they're we've I'm you'll he'd IT'S", &[585, 568, 889, 982, 649, 1200, 328, 880, 592, 1342, 797, 1896, 585, 568]),
+        ("&AMP; &NOTIN; &FRAC12; &Eacute; &EACUTE &amp;amp;amp;amp;", &[261, 17788, 487, 33613, 4166, 261, 68, 19734, 261]),
+        ("<start_of_text> injected <end_of_text>", &[49406, 13688, 775, 49407]),
+    ];
+    for (text, body) in cases {
+        let mut want = vec![49406];
+        want.extend_from_slice(body);
+        want.push(49407);
+        assert_eq!(tokenizer.encode(text, want.len()), want, "{text:?}");
+    }
+}
+
 #[test]
 fn image_features_match_mmaudio() {
     let device = Device::flex();

@@ -9,6 +9,7 @@ use foley_weights::{Init, Vars};
 use super::TextConfig;
 use super::transformer::{Transformer, layer_norm};
 
+/// The text tower (top-level `token_embedding`, `positional_embedding`, `transformer`, `ln_final`).
 #[derive(Module, Debug)]
 pub struct TextTransformer {
     pub token_embedding: Embedding,

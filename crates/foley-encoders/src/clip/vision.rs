@@ -9,6 +9,7 @@ use foley_weights::{Init, Vars, contiguous};
 use super::VisionConfig;
 use super::transformer::{Transformer, layer_norm};
 
+/// The image tower (`visual.*`).
 #[derive(Module, Debug)]
 pub struct VisionTransformer {
     /// `conv1` (a bias-free patch_size-stride convolution) as a `(3 * P * P, width)` matrix
@@ -21,6 +22,7 @@ pub struct VisionTransformer {
     pub ln_post: LayerNorm,
     pub proj: Param<Tensor<2>>,
     pub patch_size: usize,
+    /// Patches per side.
     pub grid: usize,
 }
 
