@@ -29,12 +29,17 @@ use weight_norm::WeightLayout;
 /// A BigVGAN generator with its weights (module paths follow the checkpoint's keys).
 #[derive(Module, Debug)]
 pub struct BigVgan {
+    /// Mel bands -> `upsample_initial_channel`, kernel 7.
     pub conv_pre: Conv,
+    /// One transposed-convolution upsampler per stage (`ups.i.0`).
     pub ups: Vec<Upsample>,
     /// `resblocks[i * kernels + j]`: stage `i`, kernel size `j`.
     pub resblocks: Vec<AmpBlock>,
+    /// Anti-aliased activation before the output convolution.
     pub activation_post: Activation1d,
+    /// Last stage's channels -> 1, kernel 7.
     pub conv_post: Conv,
+    /// The configuration the network was built for.
     #[module(skip)]
     pub config: BigVganConfig,
 }

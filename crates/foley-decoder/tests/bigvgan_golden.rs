@@ -139,3 +139,17 @@ fn output_is_frames_times_hop() {
         assert!(values(wav).iter().all(|v| v.is_finite() && v.abs() <= 1.0));
     }
 }
+
+#[test]
+fn a_batch_is_each_item_alone() {
+    let device = Device::flex();
+    let name = "bigvgan_16k_shared";
+    let model = BigVgan::load(&config(name), &golden(&format!("{name}.pt")), &device).unwrap();
+    let mel = Tensor::<3>::random([2, 80, 5], burn::tensor::Distribution::Normal(-4.0, 2.0), &device);
+    let both = values(model.forward(mel.clone()).unwrap());
+    for i in 0..2 {
+        let alone = values(model.forward(mel.clone().narrow(0, i, 1)).unwrap());
+        let err = rel_err(&both[i * alone.len()..(i + 1) * alone.len()], &alone);
+        assert!(err <= 1e-6, "item {i}: {err:.3e}");
+    }
+}

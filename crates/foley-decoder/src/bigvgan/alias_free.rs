@@ -6,7 +6,7 @@ use burn::module::{Module, Param};
 use burn::tensor::module::conv1d;
 use burn::tensor::ops::{ConvOptions, PadMode};
 use burn::tensor::{Tensor, TensorData};
-use foley_weights::{Init, Vars, contiguous};
+use foley_weights::{Init, Vars};
 
 use super::config::{FILTER_TAPS, Snake};
 
@@ -67,7 +67,9 @@ fn bessel_i0(x: f64) -> f64 {
 /// `x + inv_magnitude * sin²(frequency * x)`, both `(1, C, 1)`.
 #[derive(Module, Debug)]
 pub struct SnakeAct {
+    /// `a` (`exp(alpha)` with log-scale parameters).
     pub frequency: Param<Tensor<3>>,
+    /// `1 / (b + 1e-9)`, with `b` = beta (SnakeBeta) or `a` (Snake).
     pub inv_magnitude: Param<Tensor<3>>,
 }
 
@@ -96,27 +98,28 @@ impl SnakeAct {
     }
 }
 
-/// `Activation1d`: `UpSample1d(2, 12)` -> activation -> `DownSample1d(2, 12)`.
+/// `Activation1d`: `UpSample1d(2, 12)` -> activation -> `DownSample1d(2, 12)`, computed on the
+/// two phases of the doubled-rate signal without ever interleaving them.
 ///
 /// The official upsampler replicate-pads by 5, runs a stride-2 transposed convolution, scales
-/// by 2 and crops 15 samples per side. Split into its two output phases, that is two ordinary
-/// 6-tap convolutions of the input replicate-padded by 3, even outputs `2 f[11 - 2q]` over
-/// `x[t - 3 + q]` and odd outputs `2 f[10 - 2q]` over `x[t - 2 + q]`; both are stored as 7-tap
-/// kernels on the same padded input (one zero tap each) and interleaved.
+/// by 2 and crops 15 samples per side: its even outputs are `2 f[11 - 2q]` over `x[t - 3 + q]`,
+/// its odd outputs `2 f[12 - 2q]` over the same window, i.e. 7-tap convolutions of `x`
+/// replicate-padded by 3 (one zero tap each). Snake is element-wise, so it runs on the phases.
+/// The downsampler's 12 taps at stride 2 read `g[2q - 1]` from the even phase and `g[2q]` from
+/// the odd phase over the window `t - 3 + q`; its replicate padding of the interleaved signal
+/// repeats the first even and the last odd sample, on both phases.
 #[derive(Module, Debug)]
 pub struct Activation1d {
-    /// `(C, 1, 7)` kernels of the even and odd output samples.
-    pub up_even: Param<Tensor<3>>,
-    pub up_odd: Param<Tensor<3>>,
+    /// `(2C, 1, 7)`: the even-phase kernels of every channel, then the odd-phase ones.
+    pub up: Param<Tensor<3>>,
+    /// The periodic activation at the doubled rate.
     pub act: SnakeAct,
-    /// `(C, 1, 12)` low-pass applied at stride 2.
+    /// `(2C, 1, 7)`: the low-pass taps applied to the even phase, then to the odd phase.
     pub down: Param<Tensor<3>>,
 }
 
-/// Replicate padding of the upsampler's phase convolutions.
-const UP_PAD: usize = 3;
-/// `LowPassFilter1d`'s replicate padding for an even kernel: `(k/2 - 1, k/2)`.
-const DOWN_PAD: (usize, usize) = (FILTER_TAPS / 2 - 1, FILTER_TAPS / 2);
+/// Half-width of the phase windows (`t - 3 ..= t + 3`).
+const PAD: usize = 3;
 
 impl Activation1d {
     /// The activation under `vb` (`act.*`, `upsample.filter`, `downsample.lowpass.filter`).
@@ -127,31 +130,33 @@ impl Activation1d {
                 Filters::Computed => kaiser_sinc_filter().to_vec(),
             }
         };
-        let up = filter(&vb.pp("upsample"));
-        let down = filter(&vb.pp("downsample").pp("lowpass"));
-        let ratio = RATIO as f32;
-        // Tap q of phase p reads x[t - 3 + q] and weighs it with f[11 + p - 2q] (zero outside).
-        let phase = |p: usize| -> Vec<f32> {
-            (0..2 * UP_PAD + 1).map(|q| (FILTER_TAPS - 1 + p).checked_sub(2 * q).filter(|&k| k < FILTER_TAPS).map_or(0.0, |k| ratio * up[k])).collect()
+        let (up, down) = (filter(&vb.pp("upsample")), filter(&vb.pp("downsample").pp("lowpass")));
+        // Tap q of phase p weighs filter[k(p, q)], zero when k falls outside the filter.
+        let kernels = |filter: &[f32], scale: f32, k: fn(usize, usize) -> Option<usize>| -> Vec<f32> {
+            let phase = |p| (0..2 * PAD + 1).map(move |q| k(p, q).filter(|&k| k < FILTER_TAPS).map_or(0.0, |k| scale * filter[k]));
+            let (even, odd): (Vec<f32>, Vec<f32>) = (phase(0).collect(), phase(1).collect());
+            even.repeat(channels).into_iter().chain(odd.repeat(channels)).collect()
         };
         let device = vb.device();
-        let depthwise = |taps: Vec<f32>| {
-            let k = taps.len();
-            let one = Tensor::<3>::from_data(TensorData::new(taps, [1, 1, k]), device);
-            Param::from_tensor(contiguous(one.repeat_dim(0, channels)))
-        };
-        Self { up_even: depthwise(phase(0)), up_odd: depthwise(phase(1)), act: SnakeAct::new(&vb.pp("act"), channels, kind, logscale), down: depthwise(down) }
+        let tensor = |taps: Vec<f32>| Param::from_tensor(Tensor::<3>::from_data(TensorData::new(taps, [2 * channels, 1, 2 * PAD + 1]), device));
+        Self {
+            up: tensor(kernels(&up, RATIO as f32, |p, q| (FILTER_TAPS - 1 + p).checked_sub(2 * q))),
+            act: SnakeAct::new(&vb.pp("act"), channels, kind, logscale),
+            down: tensor(kernels(&down, 1.0, |p, q| (2 * q + p).checked_sub(1))),
+        }
     }
 
     /// `(B, C, T) -> (B, C, T)`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, c, t] = x.dims();
-        let depthwise = |stride| ConvOptions::new([stride], [0], [1], c);
-        let padded = x.pad([(UP_PAD, UP_PAD)], PadMode::Edge);
-        let even = conv1d(padded.clone(), self.up_even.val(), None, depthwise(1));
-        let odd = conv1d(padded, self.up_odd.val(), None, depthwise(1));
-        let up = Tensor::stack::<4>(vec![even, odd], 3).reshape([b, c, RATIO * t]);
-        let y = self.act.forward(up).pad([DOWN_PAD], PadMode::Edge);
-        conv1d(y, self.down.val(), None, depthwise(RATIO))
+        let depthwise = ConvOptions::new([1], [0], [1], 2 * c);
+        let padded = x.pad([(PAD, PAD)], PadMode::Edge);
+        let phases = conv1d(Tensor::cat(vec![padded.clone(), padded], 1), self.up.val(), None, depthwise.clone());
+        let y = self.act.forward(phases.reshape([2 * b, c, t])).reshape([b, 2, c, t]);
+        let first = y.clone().slice([0..b, 0..1, 0..c, 0..1]).expand([b, 2, c, PAD]);
+        let last = y.clone().slice([0..b, 1..2, 0..c, t - 1..t]).expand([b, 2, c, PAD]);
+        let padded = Tensor::cat(vec![first, y, last], 3).reshape([b, 2 * c, t + 2 * PAD]);
+        let halves = conv1d(padded, self.down.val(), None, depthwise).reshape([b, 2, c, t]);
+        (halves.clone().narrow(1, 0, 1) + halves.narrow(1, 1, 1)).reshape([b, c, t])
     }
 }

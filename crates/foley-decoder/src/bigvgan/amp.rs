@@ -15,7 +15,9 @@ use super::config::{BigVganConfig, ResBlock};
 pub struct Conv {
     /// `(c_out, c_in, kernel)`.
     pub weight: Param<Tensor<3>>,
+    /// `(c_out,)`, absent for v2's bias-free `conv_post`.
     pub bias: Option<Param<Tensor<1>>>,
+    /// Dilation of the taps (the padding follows from it).
     pub dilation: usize,
 }
 
@@ -41,7 +43,9 @@ impl Conv {
 pub struct Upsample {
     /// `(c_in, c_out, kernel)`.
     pub weight: Param<Tensor<3>>,
+    /// `(c_out,)`.
     pub bias: Param<Tensor<1>>,
+    /// The upsampling rate.
     pub stride: usize,
 }
 
@@ -66,8 +70,11 @@ impl Upsample {
 /// dilation-1 convolution in `AMPBlock1`.
 #[derive(Module, Debug)]
 pub struct AmpLayer {
+    /// Activation before the dilated convolution.
     pub act1: Activation1d,
+    /// The dilated convolution (`convs1.n`, or `convs.n` in `AMPBlock2`).
     pub conv1: Conv,
+    /// `AMPBlock1`'s second activation and dilation-1 convolution (`convs2.n`).
     pub second: Option<(Activation1d, Conv)>,
 }
 
@@ -84,6 +91,7 @@ impl AmpLayer {
 /// `AMPBlock1` / `AMPBlock2` of `channels` channels: one [`AmpLayer`] per dilation.
 #[derive(Module, Debug)]
 pub struct AmpBlock {
+    /// One unit per dilation, applied in order.
     pub layers: Vec<AmpLayer>,
 }
 
