@@ -141,7 +141,7 @@ impl BigVganConfig {
 
     /// Channels after upsampling stage `i` (`None` = after `conv_pre`).
     pub(crate) fn channels(&self, stage: Option<usize>) -> usize {
-        stage.map_or(self.upsample_initial_channel, |i| self.upsample_initial_channel >> (i + 1))
+        stage.map_or(self.upsample_initial_channel, |i| self.upsample_initial_channel.checked_shr(i as u32 + 1).unwrap_or(0))
     }
 
     /// (kernel, dilations) of the residual blocks of every stage.
@@ -214,7 +214,7 @@ impl BigVganConfig {
                 }
             }
         }
-        let last = self.channels(Some(self.upsample_rates.len() - 1));
+        let last = self.channels(self.upsample_rates.len().checked_sub(1));
         conv("conv_post".into(), [1, last, OUTER_KERNEL], self.use_bias_at_final.then_some(1));
         activations.push(("activation_post".into(), last));
         for (name, ch) in activations {
