@@ -60,7 +60,16 @@ impl StateDict {
     }
 
     fn read_pytorch(path: &Path) -> Result<Self, String> {
-        let reader = PytorchReader::new(path).map_err(|e| format!("not a PyTorch checkpoint: {e}"))?;
+        let reader = match PytorchReader::new(path) {
+            Ok(r) => r,
+            Err(first) => {
+                // zip 9.4 loses the central directory of archives whose zip64 end records
+                // precede a non-zip64 end record at one particular offset (torch.save writes
+                // both); another reader finds it, and a plain repack reads everywhere.
+                let repacked = repack_zip(path).map_err(|e| format!("not a PyTorch checkpoint: {first} ({e})"))?;
+                PytorchReader::new(repacked.path()).map_err(|e| format!("not a PyTorch checkpoint: {e}"))?
+            }
+        };
         let mut tensors = BTreeMap::new();
         for (name, t) in reader.into_tensors() {
             let bytes = t.read().map_err(|e| e.to_string())?;
@@ -94,6 +103,27 @@ impl StateDict {
         let tensors = self.tensors.iter().filter_map(|(k, t)| k.strip_prefix(&dotted).map(|k| (k.to_string(), t.clone()))).collect();
         Self { tensors }
     }
+}
+
+/// The entries of the zip archive at `path`, read with zip 0.6 and written again, uncompressed,
+/// into a temporary file.
+fn repack_zip(path: &Path) -> Result<tempfile::NamedTempFile, String> {
+    use std::io::{Read, Write};
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut archive = zip06::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| e.to_string())?;
+    let out = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let mut writer = zip06::ZipWriter::new(std::io::BufWriter::new(out.reopen().map_err(|e| e.to_string())?));
+    let options = zip06::write::FileOptions::default().compression_method(zip06::CompressionMethod::Stored).large_file(true);
+    let mut buf = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(|e| e.to_string())?;
+        buf.clear();
+        entry.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+        writer.start_file(entry.name().to_string(), options).map_err(|e| e.to_string())?;
+        writer.write_all(&buf).map_err(|e| e.to_string())?;
+    }
+    writer.finish().map_err(|e| e.to_string())?.flush().map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 fn le_f32(bytes: &[u8]) -> Vec<f32> {
