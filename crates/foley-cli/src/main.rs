@@ -46,6 +46,8 @@ enum Command {
     Train(cmd::train::TrainArgs),
     /// Give a video a soundtrack: features -> flow sampling -> mel -> Griffin-Lim -> muxed mp4 + wav.
     Generate(cmd::generate::GenerateArgs),
+    /// MMAudio's released pipeline part by part (`foley mmaudio check COMPONENT ...`): outputs on test tensors.
+    Mmaudio(cmd::mmaudio::MmaudioArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +72,7 @@ fn main() -> std::process::ExitCode {
         Command::Flow(args) => cmd::flow::run(args),
         Command::Train(args) => cmd::train::run(args),
         Command::Generate(args) => cmd::generate::run(args),
+        Command::Mmaudio(args) => cmd::mmaudio::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use foley_weights::{KeyReport, StateDict, Vars};
+use foley_weights::{StateDict, Vars};
 
 pub use alias_free::{Activation1d, SnakeAct, kaiser_sinc_filter};
 pub use amp::{AmpBlock, AmpLayer, Conv, Upsample};
@@ -60,13 +60,12 @@ impl BigVgan {
     /// falls back to); the layout is the one `conv_pre` uses.
     pub fn from_state_dict(config: &BigVganConfig, mut dict: StateDict, source: &Path, device: &Device) -> Result<Self, DecoderError> {
         config.validate()?;
-        let layout = WeightLayout::detect(&dict);
-        let expected = layout.rename(config.expected_shapes());
-        let report = KeyReport::compare(&expected, &dict.shapes(), &Default::default());
+        let shapes = dict.shapes();
+        let report = config.check_keys(&shapes);
         if !report.is_ok() {
             return Err(DecoderError::Keys { path: source.to_path_buf(), report });
         }
-        layout.fold(&mut dict);
+        WeightLayout::detect(&shapes).fold(&mut dict);
         Ok(Self::new(config, &Vars::from_state_dict(dict, false, device), Filters::Stored))
     }
 

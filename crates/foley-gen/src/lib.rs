@@ -14,6 +14,10 @@
 //!   resumable checkpoints and the loss curve.
 //! * [`model`]: a trained generator (f16 safetensors + JSON) and its conditions.
 //! * [`generate`]: video -> features -> sampling -> mel -> Griffin-Lim waveform.
+//! * [`mmaudio`]: MMAudio's released pipeline end to end (CLIP, Synchformer, flow, VAE, BigVGAN)
+//!   and `foley mmaudio check`.
+//! * [`windows`]: what long-form generation ([`longform`]) needs of a generator, for foley's own
+//!   and for MMAudio's released pipeline.
 
 pub mod checkpoint;
 pub mod config;
@@ -25,11 +29,13 @@ pub mod features;
 pub mod generate;
 pub mod longform;
 pub mod masking;
+pub mod mmaudio;
 pub mod model;
 pub mod plot;
 pub mod semantic_vama;
 pub mod shortcut;
 pub mod train;
+pub mod windows;
 
 #[cfg(test)]
 mod test_support;

@@ -19,15 +19,11 @@
 //! one window at a time. The result is exactly `duration * sample_rate` samples long.
 
 use anyhow::{Result, ensure};
-use foley_encoders::efficientnet;
 use foley_media::{FrameReader, FrameRequest, FrameStream, Rational, Resize, SourceFrames};
 use foley_seq::SequenceConfig;
 
-use crate::config::token_channels;
-use crate::generate::{
-    Encoders, KnownAudio, MIN_DURATION, Request, SampleOptions, Window, features_from_frames, sample_tokens, sync_fps, sync_resize, tokens_mel, vocode,
-};
-use crate::model::Generator;
+use crate::generate::{KnownAudio, MIN_DURATION, Request, SampleOptions, Window, sync_fps};
+use crate::windows::{Crossfade, WindowModel};
 
 /// Default overlap between windows, seconds (rounded up to the alignment quantum).
 pub const DEFAULT_OVERLAP: f64 = 2.0;
@@ -60,7 +56,7 @@ pub fn plan(duration: f64, window: &SequenceConfig, overlap: f64) -> Result<Long
         let single = SequenceConfig { duration: duration.max(MIN_DURATION), ..*window };
         return Ok(LongPlan { windows: vec![PlannedWindow { start: 0, context: 0 }], window_tokens: single.latent_seq_len(), total_samples });
     }
-    let (w, q) = (window.latent_seq_len(), window.sync_aligned_tokens());
+    let (w, q) = (window.latent_seq_len(), quantum(window));
     let overlap_tokens = overlap_tokens(overlap, window)?;
     let step = (w - overlap_tokens) / q * q;
     let total_tokens = (duration * window.latent_rate()).ceil() as usize;
@@ -75,10 +71,23 @@ pub fn plan(duration: f64, window: &SequenceConfig, overlap: f64) -> Result<Long
     Ok(LongPlan { windows, window_tokens: w, total_samples })
 }
 
+/// Tokens window starts are multiples of: [`SequenceConfig::sync_aligned_tokens`] where that is
+/// a small part of a window (5 tokens = 0.16 s at 16 kHz), else any token (44.1 kHz: 1024-sample
+/// tokens meet 25 fps frames only every 10.24 s; sync frames are then picked per window).
+pub fn quantum(window: &SequenceConfig) -> usize {
+    let q = window.sync_aligned_tokens();
+    if sync_aligned(window) { q } else { 1 }
+}
+
+/// Whether window starts fall on sync frames (see [`quantum`]).
+fn sync_aligned(window: &SequenceConfig) -> bool {
+    4 * window.sync_aligned_tokens() <= window.latent_seq_len()
+}
+
 /// `overlap` seconds as whole alignment quanta of tokens; it must leave new audio in a window.
 pub fn overlap_tokens(overlap: f64, window: &SequenceConfig) -> Result<usize> {
     ensure!(overlap.is_finite() && overlap >= 0.0, "--overlap {overlap}: must be a number of seconds >= 0");
-    let q = window.sync_aligned_tokens();
+    let q = quantum(window);
     let tokens = ((overlap * window.latent_rate()).ceil() as usize).div_ceil(q) * q;
     ensure!(tokens + q <= window.latent_seq_len(), "--overlap {overlap} s leaves no new audio in a {} s window", window.duration);
     Ok(tokens)
@@ -93,12 +102,10 @@ pub struct GivenAudio {
 }
 
 impl GivenAudio {
-    /// The tokens of `wave` (16 kHz, starting at the timeline's start) through MMAudio's mel,
-    /// `tokens` of them (the last mel frame repeated past the end), with `known(i)` per token.
-    pub fn from_wave(wave: &[f32], seq: &SequenceConfig, tokens: usize, known: impl Fn(usize) -> bool) -> Self {
-        let mel = foley_dsp::MelSpectrogram::new(seq.mel).compute(wave);
-        let per = seq.latent_downsample_rate;
-        Self { tokens: crate::data::mel_to_tokens(&mel.data, mel.n_mels, mel.n_frames.max(1), tokens, per), known: (0..tokens).map(known).collect() }
+    /// The tokens of `wave` (at the model's sample rate, starting at the timeline's start),
+    /// `tokens` of them, with `known(i)` per token.
+    pub fn from_wave<M: WindowModel>(model: &mut M, wave: &[f32], seq: &SequenceConfig, tokens: usize, known: impl Fn(usize) -> bool) -> Result<Self> {
+        Ok(Self { tokens: model.encode_audio(wave, seq, tokens)?, known: (0..tokens).map(known).collect() })
     }
 }
 
@@ -139,32 +146,29 @@ pub struct StageTimes {
     pub decoding: std::time::Duration,
 }
 
-/// Generates the soundtrack of `long`'s window, handing each run of final samples to `sink` as soon as it
-/// is final; `progress(done, total)` counts windows.
-pub fn generate_long(
-    generator: &mut Generator,
-    enc: &Encoders,
+/// Generates the soundtrack of `long`'s window with `model`, handing each run of final samples
+/// to `sink` as soon as it is final; `progress(done, total)` counts windows.
+pub fn generate_long<M: WindowModel>(
+    model: &mut M,
     long: &LongRequest,
     sink: &mut dyn FnMut(&[f32]) -> Result<()>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<StageTimes> {
     let Request { video, window, prompt, negative, ref options } = long.request;
     let mut times = StageTimes::default();
-    let full_window = SequenceConfig::mmaudio_16k(generator.meta.duration);
+    let full_window = model.sequence(model.window_duration());
     overlap_tokens(long.overlap, &full_window)?;
     let rate = full_window.latent_rate();
     let timeline = window.duration + long.prefix as f64 / rate;
     let plan = plan(timeline, &full_window, long.overlap)?;
     // Every window has the trained length, or the only one the clip's own (at least MIN_DURATION).
-    let window_seq = if plan.windows.len() == 1 { SequenceConfig { duration: timeline.max(MIN_DURATION), ..full_window } } else { full_window };
-    let lt = generator.meta.flow.text_seq_len;
-    let text = prompt.map(|p| enc.text_tokens(p, lt)).transpose()?;
-    let negative = negative.map(|p| enc.text_tokens(p, lt)).transpose()?;
+    let window_seq = if plan.windows.len() == 1 { model.sequence(timeline.max(MIN_DURATION)) } else { full_window };
+    model.set_text(prompt, negative)?;
 
-    let samples_per_token = full_window.num_audio_samples() / full_window.latent_seq_len();
+    let samples_per_token = full_window.samples_per_token();
     // The prefix is whole tokens; the window's own samples are counted as for any clip.
-    let total_samples = long.prefix * samples_per_token + SequenceConfig { duration: window.duration, ..full_window }.num_audio_samples();
-    let c = token_channels(&window_seq);
+    let total_samples = long.prefix * samples_per_token + model.sequence(window.duration).num_audio_samples();
+    let c = model.token_channels(&window_seq);
     if let Some(g) = &long.given {
         ensure!(g.known.len() * c == g.tokens.len(), "given audio: {} tokens of {} values for {} flags", g.tokens.len() / c.max(1), c, g.known.len());
     }
@@ -173,42 +177,38 @@ pub fn generate_long(
         Ok(FrameReader::open(video, &FrameRequest { fps, start: window.start, duration: Some(window.duration), resize })?)
     };
     // Semantic frames by MMAudio's rule at each window's own instants (window starts are not on
-    // the 8 fps grid); sync frames from the 25 fps grid, on which every window starts.
-    let mut semantic_frames = SourceFrames::new(open(clip_fps, Resize::CropSquare(efficientnet::INPUT_SIZE as u32))?);
-    let mut sync_frames = FrameStream::new(open(sync_fps(&window_seq)?, sync_resize(enc))?);
-    let prefix_s = long.prefix as f64 / rate;
-    // Sync frames of the timeline from time `t` (the prefix shows the first frame).
-    let sync_window = |stream: &mut FrameStream, t: f64, n: usize| -> Result<Vec<foley_media::Frame>> {
-        let first = ((t - prefix_s) * window_seq.sync_frame_rate).round() as i64;
-        let before = (-first).clamp(0, n as i64) as usize;
-        let mut out = stream.take(first.max(0) as usize, n - before)?;
-        if before > 0 {
-            let head = stream.take(0, 1)?.remove(0);
-            out.splice(0..0, std::iter::repeat_n(head, before));
-        }
-        Ok(out)
+    // the 8 fps grid); sync frames from the 25 fps grid where every window starts on it, else
+    // by the same rule as the semantic ones.
+    let (semantic_size, sync_size) = model.frame_sizes();
+    let mut semantic_frames = SourceFrames::new(open(clip_fps, semantic_size)?);
+    let mut sync_frames = if sync_aligned(&window_seq) {
+        SyncFrames::Grid(FrameStream::new(open(sync_fps(&window_seq)?, sync_size)?))
+    } else {
+        SyncFrames::Source(SourceFrames::new(open(sync_fps(&window_seq)?, sync_size)?))
     };
+    let prefix_s = long.prefix as f64 / rate;
 
     let (n_windows, mut emitted) = (plan.windows.len(), 0usize);
     let mut prev_tokens: Vec<f32> = Vec::new();
     let mut tail: Vec<f32> = Vec::new();
+    let fade = (2.0 * SPLICE_FADE_S * window_seq.sample_rate() as f64).round() as usize;
     progress(0, n_windows);
     for (k, w) in plan.windows.iter().enumerate() {
         let clock = std::time::Instant::now();
         let t = w.start as f64 / rate;
         let instants: Vec<f64> = (0..window_seq.clip_seq_len()).map(|j| t - prefix_s + j as f64 / window_seq.clip_frame_rate).collect();
         let semantic = semantic_frames.at(&instants)?;
-        let sync = sync_window(&mut sync_frames, t, window_seq.sync_frames_read())?;
-        let features = features_from_frames(enc, semantic, sync, &window_seq, &mut |_| {})?;
+        let sync = sync_frames.window(t - prefix_s, window_seq.sync_frames_read(), window_seq.sync_frame_rate)?;
+        let features = model.features(semantic, sync, &window_seq)?;
         times.features += clock.elapsed();
         let clock = std::time::Instant::now();
         let known = window_known(&plan, w, &prev_tokens, long.given.as_ref(), c);
         let options = SampleOptions { seed: window_seed(options.seed, k), ..options.clone() };
-        let tokens = sample_tokens(generator, &window_seq, &features, text.as_deref(), negative.as_deref(), known.as_ref(), &options, &mut |_, _| {})?;
+        let tokens = model.sample(&window_seq, &features, known.as_ref(), &options)?;
         times.sampling += clock.elapsed();
         let clock = std::time::Instant::now();
-        let mut wave = vocode(&tokens_mel(&tokens, &window_seq)?, &window_seq, options.seed)?;
-        crossfade_into(&tail, &mut wave, (2.0 * SPLICE_FADE_S * window_seq.sample_rate() as f64).round() as usize);
+        let mut wave = model.decode(&tokens, &window_seq, options.seed)?;
+        crossfade_into(&tail, &mut wave, fade, model.crossfade());
 
         // Final up to the next window's start (the rest is crossfaded with it), or the end.
         let final_len = match plan.windows.get(k + 1) {
@@ -227,6 +227,37 @@ pub fn generate_long(
     }
     ensure!(emitted == total_samples, "internal: {emitted} samples for a {total_samples} sample timeline");
     Ok(times)
+}
+
+/// Where each window's sync frames come from.
+enum SyncFrames {
+    /// One decode on the sync-rate grid, every window starting on a grid frame.
+    Grid(FrameStream),
+    /// Frames chosen by MMAudio's rule at each window's own instants.
+    Source(SourceFrames),
+}
+
+impl SyncFrames {
+    /// `n` sync frames from time `t` of the clip (before its start: its first frame, as a
+    /// reference prefix shows).
+    fn window(&mut self, t: f64, n: usize, fps: f64) -> Result<Vec<foley_media::Frame>> {
+        match self {
+            Self::Grid(stream) => {
+                let first = (t * fps).round() as i64;
+                let before = (-first).clamp(0, n as i64) as usize;
+                let mut out = stream.take(first.max(0) as usize, n - before)?;
+                if before > 0 {
+                    let head = stream.take(0, 1)?.remove(0);
+                    out.splice(0..0, std::iter::repeat_n(head, before));
+                }
+                Ok(out)
+            }
+            Self::Source(frames) => {
+                let instants: Vec<f64> = (0..n).map(|j| (t + j as f64 / fps).max(0.0)).collect();
+                Ok(frames.at(&instants)?)
+            }
+        }
+    }
 }
 
 /// The known tokens of window `w`: its context from the window before, and given audio.
@@ -263,7 +294,7 @@ pub struct Splice {
 impl Splice {
     /// Plans regenerating `[from, to)` (seconds; `to` may pass the end of `existing`, up to the
     /// video's end) with `context` seconds of the existing audio around it as known audio.
-    pub fn new(existing: &[f32], from: f64, to: f64, video_duration: f64, context: f64, seq: &SequenceConfig) -> Result<Self> {
+    pub fn new<M: WindowModel>(model: &mut M, existing: &[f32], from: f64, to: f64, video_duration: f64, context: f64, seq: &SequenceConfig) -> Result<Self> {
         let sr = seq.sample_rate() as f64;
         let existing_s = existing.len() as f64 / sr;
         ensure!(from >= 0.0 && from < to && to <= video_duration + 1e-6, "the range {from}-{to} s must lie inside the video (0-{video_duration:.2} s)");
@@ -279,10 +310,10 @@ impl Splice {
         let (kept_before, kept_after) = ((from - start) * rate, (to.min(existing_s) - start) * rate);
         let continuation = to > existing_s;
         let existing_end = (existing_s - start) * rate;
-        let given = GivenAudio::from_wave(part, seq, tokens, |i| {
+        let given = GivenAudio::from_wave(model, part, seq, tokens, |i| {
             let (a, b) = (i as f64, i as f64 + 1.0);
             b <= kept_before || (!continuation && a >= kept_after && b <= existing_end)
-        });
+        })?;
         Ok(Self { window, given, from: (from * sr).round() as usize, to: (to * sr).round() as usize, offset: first })
     }
 
@@ -314,7 +345,7 @@ impl Splice {
 
 /// The known prefix that makes generation follow a reference recording: its first `tokens`
 /// tokens' worth of audio (16 kHz) placed before the clip (see [`LongRequest::prefix`]).
-pub fn reference_prefix(reference: &[f32], tokens: usize, seq: &SequenceConfig) -> Result<GivenAudio> {
+pub fn reference_prefix<M: WindowModel>(model: &mut M, reference: &[f32], tokens: usize, seq: &SequenceConfig) -> Result<GivenAudio> {
     let needed = tokens * seq.num_audio_samples() / seq.latent_seq_len();
     ensure!(
         reference.len() >= needed,
@@ -322,7 +353,7 @@ pub fn reference_prefix(reference: &[f32], tokens: usize, seq: &SequenceConfig) 
         needed as f64 / seq.sample_rate() as f64,
         reference.len() as f64 / seq.sample_rate() as f64
     );
-    Ok(GivenAudio::from_wave(&reference[..needed], seq, tokens, |_| true))
+    GivenAudio::from_wave(model, &reference[..needed], seq, tokens, |_| true)
 }
 
 /// Half-length of the crossfade where inpainted or continued audio meets the audio kept (25 ms:
@@ -372,15 +403,23 @@ pub fn splice(existing: &[f32], generated: &[f32], offset: usize, from: usize, t
 /// decoded with different phases, so a short switch away from either window's edges is enough,
 /// and every other sample comes from one reconstruction (a blend over the whole 2 s overlap
 /// measured the same onset AP on six 30 s scenes: 0.515 vs 0.522).
-fn crossfade_into(tail: &[f32], wave: &mut [f32], fade: usize) {
+fn crossfade_into(tail: &[f32], wave: &mut [f32], fade: usize, law: Crossfade) {
     let n = tail.len().min(wave.len());
     let fade = fade.min(n);
     let start = (n - fade) / 2;
     wave[..start].copy_from_slice(&tail[..start]);
     for i in 0..fade {
-        let theta = std::f64::consts::FRAC_PI_2 * (i as f64 + 0.5) / fade as f64;
-        let (old, new) = (tail[start + i] as f64, wave[start + i] as f64);
-        wave[start + i] = (old * theta.cos() + new * theta.sin()) as f32;
+        let (w_old, w_new) = match law {
+            Crossfade::EqualPower => {
+                let theta = std::f64::consts::FRAC_PI_2 * (i as f64 + 0.5) / fade as f64;
+                (theta.cos(), theta.sin())
+            }
+            Crossfade::Linear => {
+                let x = (i as f64 + 0.5) / fade as f64;
+                (1.0 - x, x)
+            }
+        };
+        wave[start + i] = (tail[start + i] as f64 * w_old + wave[start + i] as f64 * w_new) as f32;
     }
 }
 
@@ -436,7 +475,7 @@ mod tests {
     fn windows_switch_in_the_middle_of_the_overlap() {
         let tail = vec![2.0f32; 100];
         let mut wave = vec![1.0f32; 150];
-        crossfade_into(&tail, &mut wave, 20);
+        crossfade_into(&tail, &mut wave, 20, Crossfade::EqualPower);
         assert!(wave[..40].iter().all(|&v| v == 2.0) && wave[60..].iter().all(|&v| v == 1.0));
         // Equal power: cos² + sin² = 1 (old 2, new 1 at the fade's middle: (2 + 1) / sqrt 2).
         assert!((wave[50] - 3.0 / std::f32::consts::SQRT_2).abs() < 0.1, "{}", wave[50]);

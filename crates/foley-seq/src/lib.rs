@@ -145,6 +145,11 @@ impl SequenceConfig {
         self.mel.frames_per_second() / self.latent_downsample_rate as f64
     }
 
+    /// Audio samples per latent token (512 at 16 kHz, 1024 at 44.1 kHz).
+    pub fn samples_per_token(&self) -> usize {
+        self.mel.hop * self.latent_downsample_rate
+    }
+
     /// Number of latent tokens: `ceil(duration * sr / hop / downsample)`.
     pub fn latent_seq_len(&self) -> usize {
         (self.duration * self.latent_rate()).ceil() as usize

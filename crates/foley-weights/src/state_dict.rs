@@ -38,6 +38,43 @@ impl StateDict {
         if head[..2] == *b"PK" || head[0] == 0x80 { Self::read_pytorch(path).map_err(err) } else { Self::read_safetensors(path).map_err(err) }
     }
 
+    /// The key -> shape listing of a weight file without reading its tensors (checking a
+    /// multi-gigabyte checkpoint costs no memory).
+    pub fn read_shapes(path: &Path) -> Result<BTreeMap<String, Vec<usize>>, WeightsError> {
+        let err = |msg: String| WeightsError::Read { path: path.to_path_buf(), msg };
+        let mut head = [0u8; 8];
+        {
+            use std::io::Read;
+            let mut f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+            f.read_exact(&mut head).map_err(|e| err(format!("not a weight file ({e})")))?;
+        }
+        if head[..2] == *b"PK" || head[0] == 0x80 {
+            let reader = match PytorchReader::new(path) {
+                Ok(r) => r,
+                Err(first) => {
+                    let repacked = repack_zip(path).map_err(|e| err(format!("not a PyTorch checkpoint: {first} ({e})")))?;
+                    PytorchReader::new(repacked.path()).map_err(|e| err(format!("not a PyTorch checkpoint: {e}")))?
+                }
+            };
+            return Ok(reader.tensors().iter().map(|(k, t)| (k.clone(), t.shape().to_vec())).collect());
+        }
+        // safetensors: an 8-byte little-endian header length, then a JSON header.
+        let len = u64::from_le_bytes(head) as usize;
+        let mut header = vec![0u8; len.min(100 << 20)];
+        {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+            f.seek(SeekFrom::Start(8)).and_then(|_| f.read_exact(&mut header)).map_err(|e| err(format!("not a safetensors file ({e})")))?;
+        }
+        let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header).map_err(|e| err(format!("not a safetensors file: {e}")))?;
+        let shape = |v: &serde_json::Value| -> Option<Vec<usize>> { v.get("shape")?.as_array()?.iter().map(|d| d.as_u64().map(|d| d as usize)).collect() };
+        header
+            .iter()
+            .filter(|(k, _)| *k != "__metadata__")
+            .map(|(k, v)| shape(v).map(|s| (k.clone(), s)).ok_or_else(|| err(format!("tensor `{k}` has no shape in the header"))))
+            .collect()
+    }
+
     fn read_safetensors(path: &Path) -> Result<Self, String> {
         let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
         let st = SafeTensors::deserialize(&bytes).map_err(|e| format!("not a safetensors file: {e}"))?;

@@ -1,15 +1,18 @@
-//! `foley generate`: give a video a synchronized soundtrack with the shipped generator.
+//! `foley generate`: give a video a synchronized soundtrack with the shipped generator or one of
+//! MMAudio's released models.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::Device;
+use burn::tensor::{DType, Device};
 use clap::{Args, ValueEnum};
 use foley_dsp::{LevelMeter, LevelTarget};
 use foley_encoders::ModelCache;
 use foley_gen::Generator;
-use foley_gen::generate::{Encoders, Request, SampleOptions, Sampler, default_model_path, default_sync_model_path, plan_window};
-use foley_gen::longform::{DEFAULT_OVERLAP, LongRequest, Splice, generate_long, overlap_tokens, reference_prefix};
+use foley_gen::generate::{Encoders, Request, SampleOptions, Sampler, Window, default_model_path, default_sync_model_path, plan_window};
+use foley_gen::longform::{DEFAULT_OVERLAP, LongRequest, Splice, generate_long, overlap_tokens, quantum, reference_prefix};
+use foley_gen::mmaudio::{MmaudioFiles, MmaudioWindows, Variant};
+use foley_gen::windows::{EmbeddedModel, WindowModel};
 use indicatif::ProgressBar;
 
 use crate::output;
@@ -45,21 +48,30 @@ pub struct GenerateArgs {
     /// Negative text prompt (replaces the empty string in classifier-free guidance).
     #[arg(long)]
     pub negative: Option<String>,
-    /// Sampling steps.
-    #[arg(long, default_value_t = 8)]
-    pub steps: usize,
-    /// ODE integrator.
-    #[arg(long, value_enum, default_value_t = SamplerKind::Shortcut)]
-    pub sampler: SamplerKind,
-    /// Classifier-free guidance weight (1 = none).
-    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
-    pub cfg: f32,
+    /// Sampling steps (default: 8 for foley's generator, 25 for MMAudio).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// ODE integrator (default: shortcut for foley's generator; MMAudio samples with euler).
+    #[arg(long, value_enum)]
+    pub sampler: Option<SamplerKind>,
+    /// Classifier-free guidance weight, 1 = none (default: 2 for foley's generator, 4.5 for MMAudio).
+    #[arg(long, allow_negative_numbers = true)]
+    pub cfg: Option<f32>,
     /// Noise seed (same seed, same output).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Generator weights (default: the shipped models/gen/gen.safetensors).
+    /// Generator: a foley generator's weights (default: the shipped models/gen/gen.safetensors),
+    /// or `mmaudio:NAME` for one of MMAudio's released models (small_16k, small_44k, medium_44k,
+    /// large_44k, large_44k_v2) with --weights.
     #[arg(long)]
-    pub model: Option<PathBuf>,
+    pub model: Option<String>,
+    /// Folder holding MMAudio's released files, for --model mmaudio:NAME (see docs/mmaudio.md;
+    /// `foley models check DIR` says what is missing).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Precision of MMAudio's flow network: f32, or bf16 (half the memory).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: super::flow::Precision,
     /// Sync backbone (default: the shipped models/sync/sync.safetensors).
     #[arg(long)]
     pub sync_model: Option<PathBuf>,
@@ -138,17 +150,67 @@ fn default_output(input: &Path) -> PathBuf {
     input.with_file_name(format!("{stem}.foley.mp4"))
 }
 
+/// Which generator `--model` names.
+enum ModelChoice {
+    /// foley's own generator, from these weights.
+    Embedded(PathBuf),
+    /// One of MMAudio's released models, from the user's weights folder.
+    Mmaudio(Variant, PathBuf),
+}
+
+fn model_choice(args: &GenerateArgs) -> Result<ModelChoice> {
+    match args.model.as_deref().and_then(|m| m.strip_prefix("mmaudio:")) {
+        Some(name) => {
+            let variant: Variant = name.parse()?;
+            let dir =
+                args.weights.clone().with_context(|| format!("--model mmaudio:{name} needs --weights DIR, the folder holding MMAudio's released files"))?;
+            Ok(ModelChoice::Mmaudio(variant, dir))
+        }
+        None => {
+            if let Some(w) = &args.weights {
+                bail!("{}: --weights is for --model mmaudio:NAME (foley's own generator takes its file with --model)", w.display());
+            }
+            Ok(ModelChoice::Embedded(args.model.as_ref().map(PathBuf::from).unwrap_or_else(default_model_path)))
+        }
+    }
+}
+
+/// The sampling settings: the user's, else the chosen model's defaults.
+fn sample_options(args: &GenerateArgs, choice: &ModelChoice) -> Result<SampleOptions> {
+    let mmaudio = matches!(choice, ModelChoice::Mmaudio(..));
+    let kind = args.sampler.unwrap_or(if mmaudio { SamplerKind::Euler } else { SamplerKind::Shortcut });
+    let steps = args.steps.unwrap_or(if mmaudio { foley_gen::mmaudio::DEFAULT_STEPS } else { 8 });
+    let sampler = match kind {
+        SamplerKind::Shortcut if mmaudio => bail!("MMAudio's networks have no shortcut sampler: use --sampler euler"),
+        SamplerKind::Shortcut => Sampler::Shortcut(steps),
+        SamplerKind::Euler => Sampler::Euler(steps),
+    };
+    let cfg = args.cfg.unwrap_or(if mmaudio { foley_gen::mmaudio::DEFAULT_CFG } else { 2.0 });
+    let options = SampleOptions { sampler, cfg, seed: args.seed, use_video: true };
+    options.validate()?;
+    Ok(options)
+}
+
+/// Everything checked before any model loads.
+struct Job {
+    window: Window,
+    video_duration: f64,
+    options: SampleOptions,
+    edit: Option<EditRange>,
+    level: Option<LevelTarget>,
+    out: PathBuf,
+    wav: PathBuf,
+    wav_out: foley_media::AtomicOutput,
+    mp4_out: foley_media::AtomicOutput,
+}
+
 pub fn run(args: GenerateArgs) -> Result<()> {
     let mut clock = Clock::new();
     // Everything that can be checked is checked before the models load and the work starts.
     let input = &args.input;
     foley_media::check_input(input)?;
-    let sampler = match args.sampler {
-        SamplerKind::Shortcut => Sampler::Shortcut(args.steps),
-        SamplerKind::Euler => Sampler::Euler(args.steps),
-    };
-    let options = SampleOptions { sampler, cfg: args.cfg, seed: args.seed, use_video: true };
-    options.validate()?;
+    let choice = model_choice(&args)?;
+    let options = sample_options(&args, &choice)?;
     let edit = edit_range(&args)?;
     for file in args.audio.iter().chain(&args.reference_audio) {
         let info = foley_media::probe(file)?;
@@ -165,6 +227,9 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             bail!("--loudness must be below 0 LUFS and --true-peak at most 0 dBTP (got {} LUFS, {} dBTP)", l.loudness_lufs, l.true_peak_dbtp);
         }
     }
+    if let ModelChoice::Mmaudio(variant, dir) = &choice {
+        MmaudioFiles::find(*variant, dir)?;
+    }
     let out = args.output.clone().unwrap_or_else(|| default_output(input));
     let wav = out.with_extension("wav");
     foley_media::ensure_not_input(&out, &[input])?;
@@ -176,20 +241,40 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     // Reserving both outputs now proves their directory is writable.
     let wav_out = foley_media::AtomicOutput::new(&wav)?;
     let mp4_out = foley_media::AtomicOutput::new(&out)?;
-
-    clock.lap("checks and probe");
-    let device = Device::flex();
-    let model_path = args.model.clone().unwrap_or_else(default_model_path);
-    let mut generator = Generator::load(&model_path, &device)?;
     let window = plan_window(input, video_duration, args.start, args.duration)?;
-    let sync_path = args.sync_model.clone().unwrap_or_else(default_sync_model_path);
-    let enc = Encoders::load(&ModelCache::from_env()?, &sync_path, &device)?;
+    let job = Job { window, video_duration, options, edit, level, out, wav, wav_out, mp4_out };
+    clock.lap("checks and probe");
 
-    clock.lap("model loading");
+    let device = Device::flex();
+    let cache = ModelCache::from_env()?;
+    match choice {
+        ModelChoice::Embedded(model_path) => {
+            let mut generator = Generator::load(&model_path, &device)?;
+            let sync_path = args.sync_model.clone().unwrap_or_else(default_sync_model_path);
+            let enc = Encoders::load(&cache, &sync_path, &device)?;
+            clock.lap("model loading");
+            produce(&mut EmbeddedModel::new(&mut generator, &enc), &args, job, clock, "griffin-lim")
+        }
+        ModelChoice::Mmaudio(variant, dir) => {
+            let dtype = match args.dtype {
+                super::flow::Precision::F32 => DType::F32,
+                super::flow::Precision::Bf16 => DType::BF16,
+            };
+            let mut model = MmaudioWindows::load(variant, &dir, dtype, &cache, &device)?;
+            clock.lap("model loading");
+            produce(&mut model, &args, job, clock, "vae and vocoder")
+        }
+    }
+}
+
+/// Generation with a loaded `model`, the level, the wav and the mux.
+fn produce<M: WindowModel>(model: &mut M, args: &GenerateArgs, job: Job, mut clock: Clock, decoder: &'static str) -> Result<()> {
+    let input = &args.input;
+    let Job { window, video_duration, options, edit, level, out, wav, wav_out, mp4_out } = job;
     // Raw samples stream to a scratch wav as windows finish (memory does not grow with the
     // clip) while the loudness meter follows; the final wav is that file at the output level.
-    let sr = generator.sequence().sample_rate();
-    let window_seq = generator.sequence();
+    let window_seq = model.sequence(model.window_duration());
+    let sr = window_seq.sample_rate();
     let scratch = foley_media::AtomicOutput::new(&out.with_extension("raw.wav"))?;
     let mut raw = foley_media::WavAppender::create(scratch.path(), sr)?;
     let request = Request { video: input, window, prompt: args.prompt.as_deref(), negative: args.negative.as_deref(), options };
@@ -204,16 +289,16 @@ pub fn run(args: GenerateArgs) -> Result<()> {
                 (end, (end + s).min(video_duration))
             }
         };
-        let plan =
-            Splice::new(&existing, from, to, video_duration, args.overlap.max(DEFAULT_OVERLAP), &window_seq).with_context(|| audio.display().to_string())?;
+        let plan = Splice::new(model, &existing, from, to, video_duration, args.overlap.max(DEFAULT_OVERLAP), &window_seq)
+            .with_context(|| audio.display().to_string())?;
         long.request.window = plan.window;
         long.given = Some(plan.given.clone());
         splice = Some((plan, existing));
     } else if let Some(reference) = &args.reference_audio {
-        long.prefix = overlap_tokens(args.overlap, &window_seq)?.max(window_seq.sync_aligned_tokens());
+        long.prefix = overlap_tokens(args.overlap, &window_seq)?.max(quantum(&window_seq));
         let seconds = long.prefix as f64 / window_seq.latent_rate();
         let audio = foley_media::decode_audio_segment(reference, sr, args.reference_start, Some(seconds + 0.1))?;
-        long.given = Some(reference_prefix(&audio, long.prefix, &window_seq).with_context(|| reference.display().to_string())?);
+        long.given = Some(reference_prefix(model, &audio, long.prefix, &window_seq).with_context(|| reference.display().to_string())?);
     }
     if splice.is_none() {
         raw.push_silence((window.start * sr as f64).round() as usize)?;
@@ -222,8 +307,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let mut generated = Vec::new();
     let mut bar: Option<ProgressBar> = None;
     let stages = generate_long(
-        &mut generator,
-        &enc,
+        model,
         &long,
         &mut |samples| {
             if splice.is_some() {
@@ -243,7 +327,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     }
     clock.add("features", stages.features);
     clock.add("sampling", stages.sampling);
-    clock.add("griffin-lim", stages.decoding);
+    clock.add(decoder, stages.decoding);
     clock.lap("other generation");
     // An edit keeps the existing audio as it is (the new part is matched to its loudness).
     let level = if let Some((plan, existing)) = &splice {

@@ -7,6 +7,7 @@ pub mod frames;
 pub mod generate;
 pub mod griffin_lim;
 pub mod mel;
+pub mod mmaudio;
 pub mod models;
 pub mod mux;
 pub mod probe;

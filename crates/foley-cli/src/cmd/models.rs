@@ -1,4 +1,5 @@
-//! `foley models fetch` / `foley models list`: the pretrained-model cache (foley-encoders).
+//! `foley models fetch` / `foley models list`: the pretrained-model cache (foley-encoders);
+//! `foley models check DIR`: a folder of MMAudio's released weights.
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
@@ -21,6 +22,19 @@ enum ModelsCommand {
     Fetch(FetchArgs),
     /// Show each model, its cache directory and whether its files verify.
     List,
+    /// Check a folder of MMAudio's released weights (which the user obtains): which files are
+    /// missing, and whether each one has the keys and shapes of its released configuration.
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The folder holding the released files (see docs/mmaudio.md).
+    dir: std::path::PathBuf,
+    /// Which MMAudio model to check (small_16k, small_44k, medium_44k, large_44k, large_44k_v2);
+    /// default: every one whose network file is present.
+    #[arg(long)]
+    model: Option<String>,
 }
 
 #[derive(Args)]
@@ -34,10 +48,10 @@ struct FetchArgs {
 }
 
 pub fn run(args: ModelsArgs) -> Result<()> {
-    let cache = ModelCache::from_env()?;
     match args.command {
-        ModelsCommand::Fetch(fetch) => run_fetch(&cache, fetch),
-        ModelsCommand::List => run_list(&cache),
+        ModelsCommand::Fetch(fetch) => run_fetch(&ModelCache::from_env()?, fetch),
+        ModelsCommand::List => run_list(&ModelCache::from_env()?),
+        ModelsCommand::Check(check) => super::mmaudio::check_weights(&check.dir, check.model.as_deref()),
     }
 }
 

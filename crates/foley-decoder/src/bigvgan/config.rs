@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use foley_weights::KeyReport;
 use serde::Deserialize;
 
 use crate::DecoderError;
@@ -175,6 +176,14 @@ impl BigVganConfig {
             }
         }
         Ok(())
+    }
+
+    /// What is wrong between a state dict's key -> shape listing (no `generator.` prefix) and
+    /// this configuration, in whichever weight-norm layout the file uses (see
+    /// [`BigVgan::from_state_dict`](super::BigVgan::from_state_dict)).
+    pub fn check_keys(&self, found: &BTreeMap<String, Vec<usize>>) -> KeyReport {
+        let expected = super::weight_norm::WeightLayout::detect(found).rename(self.expected_shapes());
+        KeyReport::compare(&expected, found, &Default::default())
     }
 
     /// Every key and shape of a released-style state dict of this configuration (parametrizations layout).

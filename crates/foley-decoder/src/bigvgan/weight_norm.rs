@@ -22,8 +22,8 @@ pub(crate) enum WeightLayout {
 impl WeightLayout {
     /// The layout of `conv_pre` (the parametrized one when it has none, so that the key report
     /// names the released keys).
-    pub(crate) fn detect(dict: &StateDict) -> Self {
-        let has = |suffix: &str| dict.tensors.contains_key(&format!("conv_pre.{suffix}"));
+    pub(crate) fn detect(keys: &BTreeMap<String, Vec<usize>>) -> Self {
+        let has = |suffix: &str| keys.contains_key(&format!("conv_pre.{suffix}"));
         if has(SPLIT.1) {
             Self::Split
         } else if has("weight") {

@@ -1,0 +1,146 @@
+//! `foley mmaudio check`: MMAudio's pipeline, component by component, on tensors from a file;
+//! and the check of a folder of its released files behind `foley models check`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use foley_flow::Device;
+use foley_flow::io::safetensors_bytes;
+use foley_flow::weights::{KeyReport, StateDict};
+use foley_gen::mmaudio::check::{self, Component, Configs};
+use foley_gen::mmaudio::variant::{MmaudioFiles, Part, VARIANTS, Variant};
+
+use crate::output;
+
+#[derive(Args)]
+pub struct MmaudioArgs {
+    #[command(subcommand)]
+    command: MmaudioCommand,
+}
+
+#[derive(Subcommand)]
+enum MmaudioCommand {
+    /// Run one component (or the whole pipeline) on the input tensors of a test-vector file and
+    /// write every output tensor that file holds, under the same names.
+    Check(CheckArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ComponentArg {
+    Vae,
+    Bigvgan,
+    BigvganV2,
+    Synchformer,
+    Clip,
+    Pipeline,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// vae, bigvgan (16 kHz), bigvgan-v2 (44.1 kHz), synchformer, clip or pipeline.
+    #[arg(value_enum)]
+    component: ComponentArg,
+    /// JSON file of named configurations (official constructor arguments).
+    #[arg(long)]
+    config: PathBuf,
+    /// The configuration's key in that file (e.g. `vae_16k_shared`).
+    #[arg(long)]
+    name: String,
+    /// The component's weights as the official code saves them (`.pth`, `.pt`, `.safetensors`).
+    #[arg(long)]
+    weights: PathBuf,
+    /// `.safetensors` with the input tensors (a golden `.io.safetensors` file).
+    #[arg(long)]
+    inputs: PathBuf,
+    /// Output `.safetensors`.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+pub fn run(args: MmaudioArgs) -> Result<()> {
+    match args.command {
+        MmaudioCommand::Check(a) => run_check(a),
+    }
+}
+
+fn run_check(args: CheckArgs) -> Result<()> {
+    let component = match args.component {
+        ComponentArg::Vae => Component::Vae,
+        ComponentArg::Bigvgan => Component::Bigvgan,
+        ComponentArg::BigvganV2 => Component::BigvganV2,
+        ComponentArg::Synchformer => Component::Synchformer,
+        ComponentArg::Clip => Component::Clip,
+        ComponentArg::Pipeline => Component::Pipeline,
+    };
+    let configs = Configs::read(&args.config)?;
+    let spinner = output::spinner("mmaudio check");
+    let outputs = check::run(component, &configs, &args.name, &args.weights, &args.inputs, &Device::flex());
+    spinner.finish_and_clear();
+    let bytes = safetensors_bytes(&outputs?)?;
+    output::write_atomic(&args.output, |tmp| std::fs::write(tmp, &bytes).context("write"))?;
+    tracing::info!("wrote {}", args.output.display());
+    Ok(())
+}
+
+/// `foley models check DIR`: which of MMAudio's released files `dir` lacks, and whether each
+/// present one has the keys and shapes of the released configuration.
+pub fn check_weights(dir: &std::path::Path, model: Option<&str>) -> Result<()> {
+    let variants: Vec<Variant> = match model {
+        Some(m) => vec![m.parse()?],
+        None => VARIANTS
+            .into_iter()
+            .filter(|v| v.file_names().iter().any(|(p, names)| *p == Part::Network && foley_gen::mmaudio::variant::find_file(&dir, names).is_some()))
+            .collect(),
+    };
+    if variants.is_empty() {
+        bail!(
+            "{}: no MMAudio network file (mmaudio_small_16k.pth ... mmaudio_large_44k_v2.pth) found; name one with --model to see what is missing",
+            dir.display()
+        );
+    }
+    let mut bad = 0;
+    for variant in variants {
+        let files = match MmaudioFiles::find(variant, &dir) {
+            Ok(f) => f,
+            Err(e) => {
+                println!("{variant}: {e:#}");
+                bad += 1;
+                continue;
+            }
+        };
+        for (part, path) in [
+            (Part::Network, &files.network),
+            (Part::Vae, &files.vae),
+            (Part::Vocoder, &files.vocoder),
+            (Part::Synchformer, &files.synchformer),
+            (Part::Clip, &files.clip),
+        ] {
+            let found = StateDict::read_shapes(path)?;
+            let report = match part {
+                Part::Vocoder => {
+                    let nested = found.keys().any(|k| k.starts_with("generator."));
+                    let inner =
+                        if nested { found.into_iter().filter_map(|(k, s)| Some((k.strip_prefix("generator.")?.to_string(), s))).collect() } else { found };
+                    variant.vocoder()?.check_keys(&inner)
+                }
+                Part::Synchformer => {
+                    // Only the visual branch is read; the file's other keys are ignored.
+                    let visual = found.into_iter().filter(|(k, _)| k.starts_with("vfeat_extractor.")).collect();
+                    KeyReport::compare(&variant.expected_shapes(part)?, &visual, &Default::default())
+                }
+                _ => KeyReport::compare(&variant.expected_shapes(part)?, &found, &Default::default()),
+            };
+            if report.is_ok() {
+                println!("{variant} {part}: ok ({})", path.display());
+            } else {
+                println!("{variant} {part}: {} {report}", path.display());
+                bad += 1;
+            }
+        }
+    }
+    if bad > 0 {
+        bail!("{bad} problem(s) in {}", dir.display());
+    }
+    Ok(())
+}
