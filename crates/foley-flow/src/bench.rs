@@ -99,12 +99,12 @@ fn median(mut v: Vec<f64>) -> (f64, f64) {
 }
 
 /// Reset the kernel's peak-RSS mark for this process (`clear_refs` value 5, Linux >= 4.0).
-fn reset_peak_rss() {
+pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// `VmHWM` of this process in MiB.
-fn peak_rss_mib() -> Option<f64> {
+pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use foley_flow::Device;
 use foley_flow::io::safetensors_bytes;
 use foley_flow::weights::{KeyReport, StateDict};
+use foley_gen::mmaudio::bench::{self, BenchSpec};
 use foley_gen::mmaudio::check::{self, Component, Configs};
 use foley_gen::mmaudio::variant::{MmaudioFiles, Part, VARIANTS, Variant};
 
@@ -24,6 +25,28 @@ enum MmaudioCommand {
     /// Run one component (or the whole pipeline) on the input tensors of a test-vector file and
     /// write every output tensor that file holds, under the same names.
     Check(CheckArgs),
+    /// Time each part of a released pipeline on random weights of its size, in the units a clip
+    /// is made of; print a BENCHMARKS.md table with the cost of an 8 s clip.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// small_16k, small_44k, medium_44k, large_44k or large_44k_v2.
+    #[arg(long, default_value = "small_16k")]
+    model: String,
+    /// Precision of the flow network.
+    #[arg(long, value_enum, default_value = "f32")]
+    dtype: super::flow::Precision,
+    /// CLIP frames per timed call.
+    #[arg(long, default_value_t = 8)]
+    clip_frames: usize,
+    /// Synchformer segments per timed call.
+    #[arg(long, default_value_t = 4)]
+    sync_segments: usize,
+    /// Timed repetitions after one warm-up (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -61,6 +84,7 @@ struct CheckArgs {
 pub fn run(args: MmaudioArgs) -> Result<()> {
     match args.command {
         MmaudioCommand::Check(a) => run_check(a),
+        MmaudioCommand::Bench(a) => run_bench(a),
     }
 }
 
@@ -80,6 +104,32 @@ fn run_check(args: CheckArgs) -> Result<()> {
     let bytes = safetensors_bytes(&outputs?)?;
     output::write_atomic(&args.output, |tmp| std::fs::write(tmp, &bytes).context("write"))?;
     tracing::info!("wrote {}", args.output.display());
+    Ok(())
+}
+
+fn run_bench(args: BenchArgs) -> Result<()> {
+    if args.clip_frames == 0 || args.sync_segments == 0 || args.reps == 0 {
+        bail!("--clip-frames, --sync-segments and --reps must be positive");
+    }
+    let dtype = match args.dtype {
+        super::flow::Precision::F32 => foley_flow::DType::F32,
+        super::flow::Precision::Bf16 => foley_flow::DType::BF16,
+    };
+    let spec = BenchSpec { variant: args.model.parse()?, dtype, clip_frames: args.clip_frames, sync_segments: args.sync_segments, reps: args.reps };
+    let bar = output::spinner("mmaudio bench");
+    let rows = bench::run(&spec, &Device::flex(), &mut |what| bar.set_message(what.to_string()));
+    bar.finish_and_clear();
+    let rows = rows?;
+    println!("| part ({}, flow {:?}) | per call | median / min | calls per 8 s clip | per 8 s clip | peak RSS |", spec.variant, dtype);
+    println!("|---|---|---|---|---|---|");
+    let mut total = 0.0;
+    for r in &rows {
+        let clip = r.median_s * r.per_clip;
+        total += clip;
+        let rss = r.peak_rss_mib.map_or("-".to_string(), |m| format!("{m:.0} MiB"));
+        println!("| {} | {} | {:.3} / {:.3} s | {:.1} | {clip:.2} s | {rss} |", r.part, r.unit, r.median_s, r.min_s, r.per_clip);
+    }
+    println!("| **8 s clip, Euler {} steps** | | | | **{total:.1} s** | |", foley_gen::mmaudio::DEFAULT_STEPS);
     Ok(())
 }
 

@@ -110,7 +110,8 @@ pub fn run(component: Component, configs: &Configs, name: &str, weights: &Path, 
             out.insert("image_f".into(), to_raw(clip.encode_image(io.tensor("images")?)?));
         }
         Component::Pipeline => {
-            let (mmaudio, steps, cfg, prompt, negative) = pipeline(configs, config, weights, device)?;
+            let (mmaudio, settings) = load_pipeline(configs, name, weights, device)?;
+            let PipelineSettings { steps, cfg, prompt, negative } = settings;
             let features = mmaudio.features(io.tensor("clip_frames")?, io.tensor("sync_frames")?, &prompt, negative.as_deref())?;
             let latent = mmaudio.sample(&features, io.tensor("x0")?, steps, cfg, None, &mut |_, _| {})?;
             let (mel, wav) = mmaudio.decode(latent.clone())?;
@@ -144,9 +145,19 @@ fn single_prompt(config: &serde_json::Value, key: &str) -> Option<String> {
     }
 }
 
-/// The whole pipeline of a `pipeline` configuration: the network and VAE from `weights`
+/// How a `pipeline` configuration samples.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub steps: usize,
+    pub cfg: f32,
+    pub prompt: String,
+    pub negative: Option<String>,
+}
+
+/// The whole pipeline of the configuration `name`: the network and VAE from `weights`
 /// (`{"net": ..., "vae": ...}`), the other parts from its `uses` files.
-fn pipeline(configs: &Configs, config: &serde_json::Value, weights: &Path, device: &Device) -> Result<(Mmaudio, usize, f32, String, Option<String>)> {
+pub fn load_pipeline(configs: &Configs, name: &str, weights: &Path, device: &Device) -> Result<(Mmaudio, PipelineSettings)> {
+    let config = configs.get(name)?;
     let uses = config.get("uses").and_then(|u| u.as_object()).context("a pipeline configuration needs `uses` (the clip, synchformer and vocoder files)")?;
     let used = |part: &str| -> Result<(std::path::PathBuf, &serde_json::Value)> {
         let file = uses.get(part).and_then(|v| v.as_str()).with_context(|| format!("`uses` has no `{part}` file"))?;
@@ -179,7 +190,7 @@ fn pipeline(configs: &Configs, config: &serde_json::Value, weights: &Path, devic
     if config.get("v2").and_then(|v| v.as_bool()).unwrap_or(false) != flow.v2 {
         bail!("the pipeline's `v2` flag disagrees with its network's");
     }
-    Ok((mmaudio, steps, cfg, prompt, negative))
+    Ok((mmaudio, PipelineSettings { steps, cfg, prompt, negative }))
 }
 
 /// Largest relative error `max |a - b| / (max |b| + 1e-6)` of each tensor of `expected` present

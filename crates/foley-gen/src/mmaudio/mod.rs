@@ -6,9 +6,11 @@
 //! * [`variant`]: the released models (`small_16k` ... `large_44k_v2`), the files each needs
 //!   and how they are found in a user's weights directory.
 //! * [`window`]: the pipeline as a long-form window generator (any length).
+//! * [`bench`]: `foley mmaudio bench`, each part timed on random weights of its released size.
 //! * [`check`]: `foley mmaudio check`, each component (or the whole pipeline) on tensors from a
 //!   file, for comparison with the official code's outputs.
 
+pub mod bench;
 pub mod check;
 pub mod variant;
 pub mod window;

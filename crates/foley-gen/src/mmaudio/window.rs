@@ -27,10 +27,11 @@ pub const CLIP_SIZE: u32 = 384;
 /// Synchformer's input side.
 pub const SYNC_SIZE: u32 = 224;
 
-/// A loaded MMAudio variant with its text conditions.
+/// A loaded MMAudio pipeline with its text conditions.
 pub struct MmaudioWindows {
     pub mmaudio: Mmaudio,
-    pub variant: Variant,
+    /// The rates of its audio (16 kHz or 44.1 kHz) and the window it was trained on.
+    pub window: SequenceConfig,
     text_f: Option<Tensor<3>>,
     negative_text_f: Option<Tensor<3>>,
 }
@@ -50,7 +51,13 @@ impl MmaudioWindows {
             vocoder: BigVgan::load(&variant.vocoder()?, &files.vocoder, device)?,
             device: device.clone(),
         };
-        Ok(Self { mmaudio, variant, text_f: None, negative_text_f: None })
+        // Every released network was trained on 8 s clips.
+        Ok(Self::new(mmaudio, variant.sequence(8.0)))
+    }
+
+    /// Any pipeline (e.g. other sizes), trained on windows of `window.duration` seconds.
+    pub fn new(mmaudio: Mmaudio, window: SequenceConfig) -> Self {
+        Self { mmaudio, window, text_f: None, negative_text_f: None }
     }
 
     /// Frames `(T, 3, S, S)` with values 0..255 from decoded RGB frames.
@@ -80,12 +87,11 @@ impl WindowModel for MmaudioWindows {
     type Features = MmaudioFeatures;
 
     fn sequence(&self, duration: f64) -> SequenceConfig {
-        self.variant.sequence(duration)
+        SequenceConfig { duration, ..self.window }
     }
 
     fn window_duration(&self) -> f64 {
-        // Every released network was trained on 8 s clips.
-        8.0
+        self.window.duration
     }
 
     fn token_channels(&self, _seq: &SequenceConfig) -> usize {
