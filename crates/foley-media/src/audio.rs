@@ -81,6 +81,11 @@ impl WavAppender {
         (0..n).try_for_each(|_| self.writer.write_sample(0f32)).map_err(|e| MediaError::io(&self.path, std::io::Error::other(e)))
     }
 
+    /// Writes buffered samples and updates the header, so the file is complete as it stands.
+    pub fn flush(&mut self) -> Result<(), MediaError> {
+        self.writer.flush().map_err(|e| MediaError::io(&self.path, std::io::Error::other(e)))
+    }
+
     pub fn finish(self) -> Result<(), MediaError> {
         self.writer.finalize().map_err(|e| MediaError::io(&self.path, std::io::Error::other(e)))
     }

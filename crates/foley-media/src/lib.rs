@@ -20,6 +20,7 @@ mod output;
 mod probe;
 mod rational;
 mod stream;
+mod wav_stream;
 
 pub use audio::{WavAppender, copy_wav_scaled, decode_audio, decode_audio_segment, write_flac, write_wav};
 pub use cleanup::{install_signal_cleanup, is_exiting};
@@ -32,6 +33,7 @@ pub use output::{AtomicOutput, StagingDir, ensure_not_input, parent_dir};
 pub use probe::{AudioStream, MediaInfo, VideoStream, probe};
 pub use rational::Rational;
 pub use stream::{FrameStream, SourceFrames};
+pub use wav_stream::WavStream;
 
 /// Largest frame side accepted, in pixels (8K is 7680; anything beyond is refused as suspect).
 pub const MAX_FRAME_SIDE: u32 = 16_384;

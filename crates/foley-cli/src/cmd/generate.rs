@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::tensor::{DType, Device};
 use clap::{Args, ValueEnum};
-use foley_dsp::{LevelMeter, LevelTarget};
+use foley_dsp::{LevelMeter, LevelTarget, StreamLevel};
 use foley_encoders::ModelCache;
 use foley_gen::Generator;
 use foley_gen::generate::{Encoders, Request, SampleOptions, Sampler, Window, default_model_path, default_sync_model_path, plan_window};
@@ -108,6 +108,13 @@ pub struct GenerateArgs {
     /// level and wav, mux) on stderr.
     #[arg(long)]
     pub timings: bool,
+    /// Also write the soundtrack while it is generated: each window's audio as soon as it is
+    /// final, as a float WAV to PATH (a file that grows, valid at any moment) or `-` (standard
+    /// output, for a player). The level is then set causally: by the first window's loudness,
+    /// lowered where a later window would pass --true-peak (a 50 ms ramp); the wav and mp4
+    /// written at the end carry exactly the streamed samples.
+    #[arg(long, value_name = "PATH")]
+    pub stream: Option<PathBuf>,
     /// Where the reference's excerpt starts, seconds.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub reference_start: f64,
@@ -212,6 +219,9 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let choice = model_choice(&args)?;
     let options = sample_options(&args, &choice)?;
     let edit = edit_range(&args)?;
+    if args.stream.is_some() && edit.is_some() {
+        bail!("--stream cannot be combined with --inpaint or --extend (the edited soundtrack is assembled at the end)");
+    }
     for file in args.audio.iter().chain(&args.reference_audio) {
         let info = foley_media::probe(file)?;
         if info.audio.is_empty() {
@@ -234,6 +244,9 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let wav = out.with_extension("wav");
     foley_media::ensure_not_input(&out, &[input])?;
     foley_media::ensure_not_input(&wav, &[input])?;
+    if let Some(stream) = args.stream.as_deref().filter(|p| *p != Path::new("-")) {
+        foley_media::ensure_not_input(stream, &[input, &out, &wav])?;
+    }
     let info = foley_media::probe(input)?;
     let video = info.video.as_ref().with_context(|| format!("{}: has no video stream", input.display()))?;
     let video_duration = video.duration.or(info.duration).with_context(|| format!("{}: unknown duration", input.display()))?;
@@ -305,6 +318,16 @@ fn produce<M: WindowModel>(model: &mut M, args: &GenerateArgs, job: Job, mut clo
     }
     let mut meter = LevelMeter::new(sr)?;
     let mut generated = Vec::new();
+    // A stream carries the samples at their final level, decided causally.
+    let mut stream = args.stream.as_deref().map(|p| foley_media::WavStream::create(p, sr)).transpose()?;
+    let hold = (STREAM_RAMP_S * sr as f64).round() as usize;
+    let mut stream_level = match (&stream, level) {
+        (Some(_), Some(target)) => Some(StreamLevel::new(sr, target, hold)?),
+        _ => None,
+    };
+    if let Some(s) = &mut stream {
+        s.push(&vec![0.0; (window.start * sr as f64).round() as usize])?;
+    }
     let mut bar: Option<ProgressBar> = None;
     let stages = generate_long(
         model,
@@ -314,8 +337,16 @@ fn produce<M: WindowModel>(model: &mut M, args: &GenerateArgs, job: Job, mut clo
                 generated.extend_from_slice(samples);
                 return Ok(());
             }
-            meter.add(samples)?;
-            Ok(raw.push(samples)?)
+            let Some(s) = &mut stream else {
+                meter.add(samples)?;
+                return Ok(raw.push(samples)?);
+            };
+            let ready = match &mut stream_level {
+                Some(l) => l.push(samples)?,
+                None => samples.to_vec(),
+            };
+            raw.push(&ready)?;
+            Ok(s.push(&ready)?)
         },
         &mut |done, total| {
             let b = bar.get_or_insert_with(|| output::progress(total as u64, "windows"));
@@ -329,9 +360,17 @@ fn produce<M: WindowModel>(model: &mut M, args: &GenerateArgs, job: Job, mut clo
     clock.add("sampling", stages.sampling);
     clock.add(decoder, stages.decoding);
     clock.lap("other generation");
-    // An edit keeps the existing audio as it is (the new part is matched to its loudness).
+    // An edit keeps the existing audio as it is (the new part is matched to its loudness); a
+    // stream is already at its level.
     let level = if let Some((plan, existing)) = &splice {
         raw.push(&plan.apply(existing, &generated, sr)?)?;
+        None
+    } else if let Some(s) = stream.take() {
+        let rest = stream_level.take().map(StreamLevel::finish).unwrap_or_default();
+        raw.push(&rest)?;
+        let mut s = s;
+        s.push(&rest)?;
+        s.finish()?;
         None
     } else {
         level
@@ -356,9 +395,18 @@ fn produce<M: WindowModel>(model: &mut M, args: &GenerateArgs, job: Job, mut clo
     if args.timings {
         eprintln!("{clock}");
     }
-    println!("{} s from {:.2} s of {} -> {} and {}", window.duration, window.start, input.display(), out.display(), wav.display());
+    let summary = format!("{} s from {:.2} s of {} -> {} and {}", window.duration, window.start, input.display(), out.display(), wav.display());
+    // Standard output may be the audio stream itself.
+    if args.stream.as_deref() == Some(Path::new("-")) {
+        eprintln!("{summary}")
+    } else {
+        println!("{summary}")
+    }
     Ok(())
 }
+
+/// Look-ahead of a stream's level: gain changes ramp over this much audio before a block.
+const STREAM_RAMP_S: f64 = 0.05;
 
 /// Wall time per stage of one run, for `--timings`.
 struct Clock {
