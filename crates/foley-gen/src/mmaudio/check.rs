@@ -160,7 +160,9 @@ pub fn load_pipeline(configs: &Configs, name: &str, weights: &Path, device: &Dev
     let config = configs.get(name)?;
     let uses = config.get("uses").and_then(|u| u.as_object()).context("a pipeline configuration needs `uses` (the clip, synchformer and vocoder files)")?;
     let used = |part: &str| -> Result<(std::path::PathBuf, &serde_json::Value)> {
-        let file = uses.get(part).and_then(|v| v.as_str()).with_context(|| format!("`uses` has no `{part}` file"))?;
+        // The vocoder may also be named after its kind.
+        let names: &[&str] = if part == "vocoder" { &["vocoder", "bigvgan", "bigvgan_v2"] } else { &[part] };
+        let file = names.iter().find_map(|n| uses.get(*n)).and_then(|v| v.as_str()).with_context(|| format!("`uses` has no `{part}` file"))?;
         let path = configs.dir.join(file);
         let stem = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or(file);
         Ok((path, configs.get(stem)?))
