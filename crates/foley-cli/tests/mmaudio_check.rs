@@ -141,3 +141,27 @@ fn models_check_accepts_the_released_shapes_and_names_what_is_wrong() {
     let (ok, text) = models_check(d);
     assert!(!ok && text.contains("small_16k flow network") && text.contains("mis-shaped  latent_mean"), "{text}");
 }
+
+#[test]
+fn generate_with_mmaudio_names_what_is_missing_before_any_work() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/demo/demo.mp4");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.mp4");
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_foley")).arg("generate").arg(&demo).arg("-o").arg(&out).args(args).output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let empty = dir.path().join("weights");
+    std::fs::create_dir(&empty).unwrap();
+    let (ok, err) = run(&["--model", "mmaudio:small_16k", "--weights", empty.to_str().unwrap()]);
+    assert!(!ok && err.contains("mmaudio_small_16k.pth") && err.contains("best_netG.pt") && err.contains("open_clip_pytorch_model.bin"), "{err}");
+    let (ok, err) = run(&["--model", "mmaudio:small_8k", "--weights", empty.to_str().unwrap()]);
+    assert!(!ok && err.contains("unknown MMAudio model `small_8k`") && err.contains("large_44k_v2"), "{err}");
+    let (ok, err) = run(&["--model", "mmaudio:small_16k"]);
+    assert!(!ok && err.contains("needs --weights DIR"), "{err}");
+    let (ok, err) = run(&["--model", "mmaudio:small_16k", "--weights", empty.to_str().unwrap(), "--sampler", "shortcut"]);
+    assert!(!ok && err.contains("no shortcut sampler"), "{err}");
+    let (ok, err) = run(&["--weights", empty.to_str().unwrap()]);
+    assert!(!ok && err.contains("--weights is for --model mmaudio:NAME"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing written but the weights folder");
+}
