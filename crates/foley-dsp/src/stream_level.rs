@@ -8,13 +8,16 @@
 //!   everything so far) and then kept;
 //! * the true-peak ceiling is enforced on every block: the gain is never above what keeps any
 //!   block so far at or under it, so it only falls after the loudness gain is set;
-//! * a change of gain is a linear ramp over the last `hold` samples of the previous block,
-//!   which are held back until the next block is known (a look-ahead of `hold` samples, not of a
-//!   window: the first audio still leaves after the first window).
+//! * a change of gain is a linear ramp over the last [`RAMP_S`] of the previous block, held back
+//!   until the next block is known (a look-ahead of 50 ms, not of a window: the first audio still
+//!   leaves after the first window).
 //!
 //! A soundtrack of one block gets exactly `normalize_level`'s gain.
 
 use crate::loudness::{LevelMeter, LevelTarget, MAX_BOOST_DB};
+
+/// Length of a gain ramp, and so the audio held back, seconds.
+pub const RAMP_S: f64 = 0.05;
 
 /// Causal loudness normalization with a true-peak ceiling (see the module docs).
 pub struct StreamLevel {
@@ -38,12 +41,11 @@ fn linear(db: f64) -> f32 {
 }
 
 impl StreamLevel {
-    /// `hold`: samples held back for gain ramps (e.g. 50 ms).
-    pub fn new(sample_rate: u32, target: LevelTarget, hold: usize) -> Result<Self, crate::DspError> {
+    pub fn new(sample_rate: u32, target: LevelTarget) -> Result<Self, crate::DspError> {
         Ok(Self {
             target,
             sample_rate,
-            hold,
+            hold: (RAMP_S * sample_rate as f64).round() as usize,
             meter: LevelMeter::new(sample_rate)?,
             loudness_db: None,
             ceiling_db: f64::INFINITY,
@@ -100,8 +102,9 @@ mod tests {
             .collect()
     }
 
-    fn stream(blocks: &[Vec<f32>], hold: usize) -> Vec<f32> {
-        let mut level = StreamLevel::new(16_000, LevelTarget::DEFAULT, hold).unwrap();
+    /// At 16 kHz a ramp is 800 samples.
+    fn stream(blocks: &[Vec<f32>]) -> Vec<f32> {
+        let mut level = StreamLevel::new(16_000, LevelTarget::DEFAULT).unwrap();
         let mut out = Vec::new();
         for b in blocks {
             out.extend(level.push(b).unwrap());
@@ -115,13 +118,13 @@ mod tests {
         let x = noise(1, 3.0, 8 * 16_000);
         let mut whole = x.clone();
         normalize_level(&mut whole, 16_000, LevelTarget::DEFAULT).unwrap();
-        assert_eq!(stream(&[x], 800), whole);
+        assert_eq!(stream(&[x]), whole);
     }
 
     #[test]
     fn a_loud_later_block_lowers_the_gain_without_passing_the_ceiling() {
         let blocks = [noise(2, 0.05, 6 * 16_000), noise(3, 0.05, 6 * 16_000), noise(4, 4.0, 6 * 16_000)];
-        let out = stream(&blocks, 800);
+        let out = stream(&blocks);
         assert_eq!(out.len(), 18 * 16_000);
         let (_, peak) = measure(&out, 16_000).unwrap();
         assert!(peak.unwrap() <= -1.0 + 0.05, "true peak {peak:?}");
@@ -140,7 +143,7 @@ mod tests {
     #[test]
     fn silence_then_sound_stays_under_the_ceiling() {
         let blocks = [vec![0.0; 16_000], noise(5, 2.0, 16_000), vec![0.1; 100]];
-        let out = stream(&blocks, 800);
+        let out = stream(&blocks);
         assert_eq!(out.len(), 32_100);
         assert!(out.iter().all(|s| s.abs() < 1.0));
     }

@@ -74,25 +74,30 @@ pub fn video_features(enc: &Encoders, video: &Path, start: f64, seq: &SequenceCo
 /// sync rate, each padded with its last frame to the window's length.
 pub fn features_from_frames(
     enc: &Encoders,
-    mut semantic: Vec<Frame>,
-    mut sync: Vec<Frame>,
+    semantic: Vec<Frame>,
+    sync: Vec<Frame>,
     seq: &SequenceConfig,
     progress: &mut dyn FnMut(&str),
 ) -> Result<VideoFeatures> {
     let (n, needed) = (seq.clip_seq_len(), seq.sync_frames_read());
-    for (frames, len) in [(&mut semantic, n), (&mut sync, needed)] {
-        let last = frames.last().cloned().context("a window without video frames")?;
-        frames.resize(len.max(frames.len()), last);
-    }
+    let (semantic, sync) = (pad_frames(semantic, n)?, pad_frames(sync, needed)?);
     let semantic =
-        enc.frames.encode_frames(&semantic[..n], 16, &enc.device).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        enc.frames.encode_frames(&semantic, 16, &enc.device).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     progress("semantic");
-    let rgb: Vec<&[u8]> = sync[..needed].iter().map(|f| f.rgb.as_slice()).collect();
+    let rgb: Vec<&[u8]> = sync.iter().map(|f| f.rgb.as_slice()).collect();
     let tokens = enc.sync.clip_tokens(frame_input(&rgb, enc.sync_config.frame_size, &enc.device), seq);
     let sync_dim = tokens.dims()[1];
     let sync = tokens.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     progress("sync");
     Ok(VideoFeatures { semantic, sync, sync_dim, envelope: None })
+}
+
+/// Exactly `len` frames: `frames` cut, or padded with its last frame (a video that ends inside
+/// a window).
+pub fn pad_frames(mut frames: Vec<Frame>, len: usize) -> Result<Vec<Frame>> {
+    let last = frames.last().cloned().context("a window without video frames")?;
+    frames.resize(len, last);
+    Ok(frames)
 }
 
 /// The sync frame rate as a rational.

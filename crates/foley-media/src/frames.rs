@@ -57,11 +57,16 @@ pub struct Frame {
 impl Frame {
     /// Pixels as f32 in `[0, 1]`, channel-first `(3, H, W)`.
     pub fn to_chw_f32(&self) -> Vec<f32> {
+        self.to_chw_with(|v| v as f32 / 255.0)
+    }
+
+    /// Pixels through `value`, channel-first `(3, H, W)`.
+    pub fn to_chw_with(&self, value: impl Fn(u8) -> f32) -> Vec<f32> {
         let plane = (self.width * self.height) as usize;
         let mut out = vec![0f32; 3 * plane];
         for (i, px) in self.rgb.chunks_exact(3).enumerate() {
             for c in 0..3 {
-                out[c * plane + i] = px[c] as f32 / 255.0;
+                out[c * plane + i] = value(px[c]);
             }
         }
         out

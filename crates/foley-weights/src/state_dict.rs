@@ -28,44 +28,27 @@ impl StateDict {
     /// as do the u8 / i32 / i64 tensors of a safetensors file (pixels, token ids).
     pub fn read(path: &Path) -> Result<Self, WeightsError> {
         let err = |msg: String| WeightsError::Read { path: path.to_path_buf(), msg };
-        let mut head = [0u8; 4];
-        {
-            use std::io::Read;
-            let mut f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-            f.read_exact(&mut head).map_err(|e| err(format!("not a weight file ({e})")))?;
-        }
-        // Zip archives start with "PK"; legacy pickles with the PROTO opcode 0x80.
-        if head[..2] == *b"PK" || head[0] == 0x80 { Self::read_pytorch(path).map_err(err) } else { Self::read_safetensors(path).map_err(err) }
+        if is_pytorch(path).map_err(err)? { Self::read_pytorch(path).map_err(err) } else { Self::read_safetensors(path).map_err(err) }
     }
 
     /// The key -> shape listing of a weight file without reading its tensors (checking a
     /// multi-gigabyte checkpoint costs no memory).
     pub fn read_shapes(path: &Path) -> Result<BTreeMap<String, Vec<usize>>, WeightsError> {
         let err = |msg: String| WeightsError::Read { path: path.to_path_buf(), msg };
-        let mut head = [0u8; 8];
-        {
-            use std::io::Read;
-            let mut f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-            f.read_exact(&mut head).map_err(|e| err(format!("not a weight file ({e})")))?;
-        }
-        if head[..2] == *b"PK" || head[0] == 0x80 {
-            let reader = match PytorchReader::new(path) {
-                Ok(r) => r,
-                Err(first) => {
-                    let repacked = repack_zip(path).map_err(|e| err(format!("not a PyTorch checkpoint: {first} ({e})")))?;
-                    PytorchReader::new(repacked.path()).map_err(|e| err(format!("not a PyTorch checkpoint: {e}")))?
-                }
-            };
+        if is_pytorch(path).map_err(err)? {
+            let reader = open_pytorch(path).map_err(err)?;
             return Ok(reader.tensors().iter().map(|(k, t)| (k.clone(), t.shape().to_vec())).collect());
         }
         // safetensors: an 8-byte little-endian header length, then a JSON header.
-        let len = u64::from_le_bytes(head) as usize;
-        let mut header = vec![0u8; len.min(100 << 20)];
-        {
-            use std::io::{Read, Seek, SeekFrom};
+        let header = {
+            use std::io::Read;
             let mut f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-            f.seek(SeekFrom::Start(8)).and_then(|_| f.read_exact(&mut header)).map_err(|e| err(format!("not a safetensors file ({e})")))?;
-        }
+            let mut len = [0u8; 8];
+            f.read_exact(&mut len).map_err(|e| err(format!("not a safetensors file ({e})")))?;
+            let mut header = vec![0u8; (u64::from_le_bytes(len) as usize).min(100 << 20)];
+            f.read_exact(&mut header).map_err(|e| err(format!("not a safetensors file ({e})")))?;
+            header
+        };
         let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header).map_err(|e| err(format!("not a safetensors file: {e}")))?;
         let shape = |v: &serde_json::Value| -> Option<Vec<usize>> { v.get("shape")?.as_array()?.iter().map(|d| d.as_u64().map(|d| d as usize)).collect() };
         header
@@ -97,16 +80,7 @@ impl StateDict {
     }
 
     fn read_pytorch(path: &Path) -> Result<Self, String> {
-        let reader = match PytorchReader::new(path) {
-            Ok(r) => r,
-            Err(first) => {
-                // zip 9.4 loses the central directory of archives whose zip64 end records
-                // precede a non-zip64 end record at one particular offset (torch.save writes
-                // both); another reader finds it, and a plain repack reads everywhere.
-                let repacked = repack_zip(path).map_err(|e| format!("not a PyTorch checkpoint: {first} ({e})"))?;
-                PytorchReader::new(repacked.path()).map_err(|e| format!("not a PyTorch checkpoint: {e}"))?
-            }
-        };
+        let reader = open_pytorch(path)?;
         let mut tensors = BTreeMap::new();
         for (name, t) in reader.into_tensors() {
             let bytes = t.read().map_err(|e| e.to_string())?;
@@ -139,6 +113,29 @@ impl StateDict {
         let dotted = format!("{prefix}.");
         let tensors = self.tensors.iter().filter_map(|(k, t)| k.strip_prefix(&dotted).map(|k| (k.to_string(), t.clone()))).collect();
         Self { tensors }
+    }
+}
+
+/// Whether `path` is a PyTorch checkpoint (zip archives start with "PK", legacy pickles with the
+/// PROTO opcode 0x80) rather than a safetensors file.
+fn is_pytorch(path: &Path) -> Result<bool, String> {
+    use std::io::Read;
+    let mut head = [0u8; 2];
+    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    f.read_exact(&mut head).map_err(|e| format!("not a weight file ({e})"))?;
+    Ok(head == *b"PK" || head[0] == 0x80)
+}
+
+/// burn's reader on `path`. zip 9.4 loses the central directory of archives whose zip64 end
+/// records precede a non-zip64 end record at one particular offset (torch.save writes both);
+/// zip 0.6 finds it, and a plain repack reads everywhere.
+fn open_pytorch(path: &Path) -> Result<PytorchReader, String> {
+    match PytorchReader::new(path) {
+        Ok(r) => Ok(r),
+        Err(first) => {
+            let repacked = repack_zip(path).map_err(|e| format!("not a PyTorch checkpoint: {first} ({e})"))?;
+            PytorchReader::new(repacked.path()).map_err(|e| format!("not a PyTorch checkpoint: {e}"))
+        }
     }
 }
 

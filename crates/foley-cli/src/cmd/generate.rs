@@ -320,9 +320,8 @@ fn produce<M: WindowModel>(model: &mut M, args: &GenerateArgs, job: Job, mut clo
     let mut generated = Vec::new();
     // A stream carries the samples at their final level, decided causally.
     let mut stream = args.stream.as_deref().map(|p| foley_media::WavStream::create(p, sr)).transpose()?;
-    let hold = (STREAM_RAMP_S * sr as f64).round() as usize;
     let mut stream_level = match (&stream, level) {
-        (Some(_), Some(target)) => Some(StreamLevel::new(sr, target, hold)?),
+        (Some(_), Some(target)) => Some(StreamLevel::new(sr, target)?),
         _ => None,
     };
     if let Some(s) = &mut stream {
@@ -365,10 +364,9 @@ fn produce<M: WindowModel>(model: &mut M, args: &GenerateArgs, job: Job, mut clo
     let level = if let Some((plan, existing)) = &splice {
         raw.push(&plan.apply(existing, &generated, sr)?)?;
         None
-    } else if let Some(s) = stream.take() {
+    } else if let Some(mut s) = stream.take() {
         let rest = stream_level.take().map(StreamLevel::finish).unwrap_or_default();
         raw.push(&rest)?;
-        let mut s = s;
         s.push(&rest)?;
         s.finish()?;
         None
@@ -404,9 +402,6 @@ fn produce<M: WindowModel>(model: &mut M, args: &GenerateArgs, job: Job, mut clo
     }
     Ok(())
 }
-
-/// Look-ahead of a stream's level: gain changes ramp over this much audio before a block.
-const STREAM_RAMP_S: f64 = 0.05;
 
 /// Wall time per stage of one run, for `--timings`.
 struct Clock {

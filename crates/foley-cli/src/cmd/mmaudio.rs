@@ -7,7 +7,6 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use foley_flow::Device;
 use foley_flow::io::safetensors_bytes;
-use foley_flow::weights::{KeyReport, StateDict};
 use foley_gen::mmaudio::bench::{self, BenchSpec};
 use foley_gen::mmaudio::check::{self, Component, Configs};
 use foley_gen::mmaudio::variant::{MmaudioFiles, Part, VARIANTS, Variant};
@@ -159,28 +158,7 @@ pub fn check_weights(dir: &std::path::Path, model: Option<&str>) -> Result<()> {
                 continue;
             }
         };
-        for (part, path) in [
-            (Part::Network, &files.network),
-            (Part::Vae, &files.vae),
-            (Part::Vocoder, &files.vocoder),
-            (Part::Synchformer, &files.synchformer),
-            (Part::Clip, &files.clip),
-        ] {
-            let found = StateDict::read_shapes(path)?;
-            let report = match part {
-                Part::Vocoder => {
-                    let nested = found.keys().any(|k| k.starts_with("generator."));
-                    let inner =
-                        if nested { found.into_iter().filter_map(|(k, s)| Some((k.strip_prefix("generator.")?.to_string(), s))).collect() } else { found };
-                    variant.vocoder()?.check_keys(&inner)
-                }
-                Part::Synchformer => {
-                    // Only the visual branch is read; the file's other keys are ignored.
-                    let visual = found.into_iter().filter(|(k, _)| k.starts_with("vfeat_extractor.")).collect();
-                    KeyReport::compare(&variant.expected_shapes(part)?, &visual, &Default::default())
-                }
-                _ => KeyReport::compare(&variant.expected_shapes(part)?, &found, &Default::default()),
-            };
+        for (part, path, report) in files.check(variant)? {
             if report.is_ok() {
                 println!("{variant} {part}: ok ({})", path.display());
             } else {

@@ -17,6 +17,7 @@ use foley_decoder::vae::VaeConfig;
 use foley_encoders::clip::ClipConfig;
 use foley_encoders::synchformer::SynchformerConfig;
 use foley_flow::FlowConfig;
+use foley_flow::weights::{KeyReport, StateDict};
 use foley_seq::SequenceConfig;
 
 /// One of MMAudio's released models.
@@ -183,5 +184,44 @@ impl MmaudioFiles {
         }
         let [network, vae, vocoder, synchformer, clip] = found.try_into().expect("five parts");
         Ok(Self { network, vae, vocoder, synchformer, clip })
+    }
+}
+
+impl MmaudioFiles {
+    /// Each part with its file.
+    pub fn parts(&self) -> [(Part, &Path); 5] {
+        [
+            (Part::Network, &self.network),
+            (Part::Vae, &self.vae),
+            (Part::Vocoder, &self.vocoder),
+            (Part::Synchformer, &self.synchformer),
+            (Part::Clip, &self.clip),
+        ]
+    }
+
+    /// What is wrong between each file's keys and shapes and the released configuration of
+    /// `variant`, read from the file headers only (a 4 GB CLIP costs no memory). The vocoder may
+    /// be nested under `generator.` and use either weight-norm layout; of Synchformer only the
+    /// visual branch counts (its other keys are ignored, as loading does).
+    pub fn check(&self, variant: Variant) -> Result<Vec<(Part, PathBuf, KeyReport)>> {
+        let mut out = Vec::new();
+        for (part, path) in self.parts() {
+            let found = StateDict::read_shapes(path)?;
+            let report = match part {
+                Part::Vocoder => {
+                    let nested = found.keys().any(|k| k.starts_with("generator."));
+                    let inner =
+                        if nested { found.into_iter().filter_map(|(k, s)| Some((k.strip_prefix("generator.")?.to_string(), s))).collect() } else { found };
+                    variant.vocoder()?.check_keys(&inner)
+                }
+                Part::Synchformer => {
+                    let visual = found.into_iter().filter(|(k, _)| k.starts_with("vfeat_extractor.")).collect();
+                    KeyReport::compare(&variant.expected_shapes(part)?, &visual, &Default::default())
+                }
+                _ => KeyReport::compare(&variant.expected_shapes(part)?, &found, &Default::default()),
+            };
+            out.push((part, path.to_path_buf(), report));
+        }
+        Ok(out)
     }
 }

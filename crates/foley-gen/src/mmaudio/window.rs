@@ -19,7 +19,7 @@ use foley_media::{Frame, Resize};
 use foley_seq::SequenceConfig;
 
 use super::{Mmaudio, MmaudioFeatures, Variant};
-use crate::generate::{KnownAudio, SampleOptions, Sampler};
+use crate::generate::{KnownAudio, SampleOptions, Sampler, pad_frames};
 use crate::windows::{Crossfade, WindowModel};
 
 /// CLIP's input side (DFN5B-CLIP ViT-H/14-384).
@@ -67,20 +67,10 @@ impl MmaudioWindows {
         let mut data = Vec::with_capacity(frames.len() * 3 * w * h);
         for f in frames {
             ensure!(f.width as usize == w && f.height as usize == h, "frames of different sizes");
-            for c in 0..3 {
-                data.extend(f.rgb.iter().skip(c).step_by(3).map(|&v| v as f32));
-            }
+            data.extend(f.to_chw_with(f32::from));
         }
         Ok(Tensor::from_data(TensorData::new(data, [frames.len(), 3, h, w]), &self.mmaudio.device))
     }
-}
-
-/// The last frame repeated to `len` frames (a video that ends inside a window).
-fn padded(mut frames: Vec<Frame>, len: usize) -> Result<Vec<Frame>> {
-    let last = frames.last().cloned().context("a window without video frames")?;
-    frames.resize(len.max(frames.len()), last);
-    frames.truncate(len);
-    Ok(frames)
 }
 
 impl WindowModel for MmaudioWindows {
@@ -110,8 +100,8 @@ impl WindowModel for MmaudioWindows {
     }
 
     fn features(&mut self, semantic: Vec<Frame>, sync: Vec<Frame>, seq: &SequenceConfig) -> Result<MmaudioFeatures> {
-        let clip = self.frames_tensor(&padded(semantic, seq.clip_seq_len())?)?;
-        let sync = self.frames_tensor(&padded(sync, seq.sync_frames_read())?)?;
+        let clip = self.frames_tensor(&pad_frames(semantic, seq.clip_seq_len())?)?;
+        let sync = self.frames_tensor(&pad_frames(sync, seq.sync_frames_read())?)?;
         Ok(MmaudioFeatures {
             clip_f: self.mmaudio.clip_features(clip)?,
             sync_f: self.mmaudio.sync_features(sync)?,
