@@ -207,7 +207,7 @@ impl ClipConfig {
 }
 
 /// Both CLIP towers, computing what MMAudio conditions on.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Clip {
     visual: VisionTransformer,
     text: TextTransformer,

@@ -147,12 +147,12 @@ pub struct StageTimes {
 }
 
 /// Generates the soundtrack of `long`'s window with `model`, handing each run of final samples
-/// to `sink` as soon as it is final; `progress(done, total)` counts windows.
+/// to `sink` as soon as it is final; `progress(done, total)` counts windows (an error from it stops the job: cancellation, time limits).
 pub fn generate_long<M: WindowModel>(
     model: &mut M,
     long: &LongRequest,
     sink: &mut dyn FnMut(&[f32]) -> Result<()>,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(usize, usize) -> Result<()>,
 ) -> Result<StageTimes> {
     let Request { video, window, prompt, negative, ref options } = long.request;
     let mut times = StageTimes::default();
@@ -192,7 +192,7 @@ pub fn generate_long<M: WindowModel>(
     let mut prev_tokens: Vec<f32> = Vec::new();
     let mut tail: Vec<f32> = Vec::new();
     let fade = (2.0 * SPLICE_FADE_S * window_seq.sample_rate() as f64).round() as usize;
-    progress(0, n_windows);
+    progress(0, n_windows)?;
     for (k, w) in plan.windows.iter().enumerate() {
         let clock = std::time::Instant::now();
         let t = w.start as f64 / rate;
@@ -223,7 +223,7 @@ pub fn generate_long<M: WindowModel>(
         tail = wave[final_len..].to_vec();
         prev_tokens = tokens;
         times.decoding += clock.elapsed();
-        progress(k + 1, n_windows);
+        progress(k + 1, n_windows)?;
     }
     ensure!(emitted == total_samples, "internal: {emitted} samples for a {total_samples} sample timeline");
     Ok(times)

@@ -53,7 +53,7 @@ pub struct TrainingSummary {
 }
 
 /// The flow network with its metadata.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Generator {
     pub net: FlowNetwork,
     pub meta: GenMeta,

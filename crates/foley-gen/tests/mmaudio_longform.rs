@@ -40,7 +40,10 @@ fn run(model: &mut MmaudioWindows, long: &LongRequest) -> (Vec<f32>, usize) {
             out.extend_from_slice(s);
             Ok(())
         },
-        &mut |_, n| windows = n,
+        &mut |_, n| {
+            windows = n;
+            Ok(())
+        },
     )
     .unwrap();
     (out, windows)

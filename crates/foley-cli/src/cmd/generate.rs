@@ -3,16 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use burn::tensor::{DType, Device};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
-use foley_dsp::{LevelMeter, LevelTarget, StreamLevel};
-use foley_encoders::ModelCache;
-use foley_gen::Generator;
-use foley_gen::generate::{Encoders, Request, SampleOptions, Sampler, Window, default_model_path, default_sync_model_path, plan_window};
-use foley_gen::longform::{DEFAULT_OVERLAP, LongRequest, Splice, generate_long, overlap_tokens, quantum, reference_prefix};
-use foley_gen::mmaudio::{MmaudioFiles, MmaudioWindows, Variant};
-use foley_gen::windows::{EmbeddedModel, WindowModel};
+use foley_dsp::LevelTarget;
+use foley_gen::longform::DEFAULT_OVERLAP;
+use foley_job::{GenerateSpec, Models, Plan, Progress, Timings};
 use indicatif::ProgressBar;
 
 use crate::output;
@@ -120,280 +115,58 @@ pub struct GenerateArgs {
     pub reference_start: f64,
 }
 
-/// What `--inpaint` / `--extend` ask of `--audio`.
-enum EditRange {
-    Inpaint(f64, f64),
-    Extend(f64),
-}
-
-fn edit_range(args: &GenerateArgs) -> Result<Option<EditRange>> {
-    let range = match (&args.inpaint, args.extend) {
-        (Some(_), Some(_)) => bail!("--inpaint and --extend cannot be combined"),
-        (Some(r), None) => {
-            let parsed = r.split_once(':').and_then(|(a, b)| Some((a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?)));
-            match parsed {
-                Some((a, b)) if a.is_finite() && b.is_finite() && 0.0 <= a && a < b => Some(EditRange::Inpaint(a, b)),
-                _ => bail!("--inpaint {r}: expected START:END seconds with 0 <= START < END, e.g. 2.5:4"),
-            }
-        }
-        (None, Some(s)) if s.is_finite() && s > 0.0 => Some(EditRange::Extend(s)),
-        (None, Some(s)) => bail!("--extend {s}: must be a positive number of seconds"),
-        (None, None) => None,
-    };
-    match (&range, &args.audio) {
-        (Some(_), None) => bail!("--inpaint and --extend work on an existing soundtrack: give it with --audio FILE"),
-        (None, Some(a)) => bail!("{}: --audio is used with --inpaint or --extend", a.display()),
-        _ => {}
-    }
-    if range.is_some() && args.reference_audio.is_some() {
-        bail!("--reference-audio cannot be combined with --inpaint or --extend (the existing audio already sets the sound)");
-    }
-    Ok(range)
-}
-
-/// `<stem>.foley.mp4` beside the input.
-fn default_output(input: &Path) -> PathBuf {
-    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    input.with_file_name(format!("{stem}.foley.mp4"))
-}
-
-/// Which generator `--model` names.
-enum ModelChoice {
-    /// foley's own generator, from these weights.
-    Embedded(PathBuf),
-    /// One of MMAudio's released models, from the user's weights folder.
-    Mmaudio(Variant, PathBuf),
-}
-
-fn model_choice(args: &GenerateArgs) -> Result<ModelChoice> {
-    match args.model.as_deref().and_then(|m| m.strip_prefix("mmaudio:")) {
-        Some(name) => {
-            let variant: Variant = name.parse()?;
-            let dir =
-                args.weights.clone().with_context(|| format!("--model mmaudio:{name} needs --weights DIR, the folder holding MMAudio's released files"))?;
-            Ok(ModelChoice::Mmaudio(variant, dir))
-        }
-        None => {
-            if let Some(w) = &args.weights {
-                bail!("{}: --weights is for --model mmaudio:NAME (foley's own generator takes its file with --model)", w.display());
-            }
-            Ok(ModelChoice::Embedded(args.model.as_ref().map(PathBuf::from).unwrap_or_else(default_model_path)))
+impl GenerateArgs {
+    /// The job these flags ask for.
+    pub fn spec(&self) -> GenerateSpec {
+        GenerateSpec {
+            input: self.input.clone(),
+            output: self.output.clone(),
+            start: self.start,
+            duration: self.duration,
+            prompt: self.prompt.clone(),
+            negative: self.negative.clone(),
+            steps: self.steps,
+            sampler: self.sampler.map(|k| match k {
+                SamplerKind::Shortcut => foley_job::SamplerKind::Shortcut,
+                SamplerKind::Euler => foley_job::SamplerKind::Euler,
+            }),
+            cfg: self.cfg,
+            seed: self.seed,
+            model: self.model.clone(),
+            weights: self.weights.clone(),
+            dtype: match self.dtype {
+                super::flow::Precision::F32 => foley_job::Precision::F32,
+                super::flow::Precision::Bf16 => foley_job::Precision::Bf16,
+            },
+            sync_model: self.sync_model.clone(),
+            overlap: self.overlap,
+            loudness: self.loudness,
+            true_peak: self.true_peak,
+            raw_level: self.raw_level,
+            audio: self.audio.clone(),
+            inpaint: self.inpaint.clone(),
+            extend: self.extend,
+            reference_audio: self.reference_audio.clone(),
+            reference_start: self.reference_start,
+            stream: self.stream.clone(),
         }
     }
-}
-
-/// The sampling settings: the user's, else the chosen model's defaults.
-fn sample_options(args: &GenerateArgs, choice: &ModelChoice) -> Result<SampleOptions> {
-    let mmaudio = matches!(choice, ModelChoice::Mmaudio(..));
-    let kind = args.sampler.unwrap_or(if mmaudio { SamplerKind::Euler } else { SamplerKind::Shortcut });
-    let steps = args.steps.unwrap_or(if mmaudio { foley_gen::mmaudio::DEFAULT_STEPS } else { 8 });
-    let sampler = match kind {
-        SamplerKind::Shortcut if mmaudio => bail!("MMAudio's networks have no shortcut sampler: use --sampler euler"),
-        SamplerKind::Shortcut => Sampler::Shortcut(steps),
-        SamplerKind::Euler => Sampler::Euler(steps),
-    };
-    let cfg = args.cfg.unwrap_or(if mmaudio { foley_gen::mmaudio::DEFAULT_CFG } else { 2.0 });
-    let options = SampleOptions { sampler, cfg, seed: args.seed, use_video: true };
-    options.validate()?;
-    Ok(options)
-}
-
-/// Everything checked before any model loads.
-struct Job {
-    window: Window,
-    video_duration: f64,
-    options: SampleOptions,
-    edit: Option<EditRange>,
-    level: Option<LevelTarget>,
-    out: PathBuf,
-    wav: PathBuf,
-    wav_out: foley_media::AtomicOutput,
-    mp4_out: foley_media::AtomicOutput,
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
-    let mut clock = Clock::new();
+    let mut clock = Timings::new();
     // Everything that can be checked is checked before the models load and the work starts.
-    let input = &args.input;
-    foley_media::check_input(input)?;
-    let choice = model_choice(&args)?;
-    let options = sample_options(&args, &choice)?;
-    let edit = edit_range(&args)?;
-    if args.stream.is_some() && edit.is_some() {
-        bail!("--stream cannot be combined with --inpaint or --extend (the edited soundtrack is assembled at the end)");
-    }
-    for file in args.audio.iter().chain(&args.reference_audio) {
-        let info = foley_media::probe(file)?;
-        if info.audio.is_empty() {
-            return Err(foley_media::MediaError::NoAudio { path: file.clone() }.into());
-        }
-    }
-    if !(args.reference_start.is_finite() && args.reference_start >= 0.0) {
-        bail!("--reference-start must be >= 0, got {}", args.reference_start);
-    }
-    let level = (!args.raw_level).then_some(LevelTarget { loudness_lufs: args.loudness, true_peak_dbtp: args.true_peak });
-    if let Some(l) = level {
-        if !(l.loudness_lufs.is_finite() && l.loudness_lufs < 0.0 && l.true_peak_dbtp.is_finite() && l.true_peak_dbtp <= 0.0) {
-            bail!("--loudness must be below 0 LUFS and --true-peak at most 0 dBTP (got {} LUFS, {} dBTP)", l.loudness_lufs, l.true_peak_dbtp);
-        }
-    }
-    if let ModelChoice::Mmaudio(variant, dir) = &choice {
-        MmaudioFiles::find(*variant, dir)?;
-    }
-    let out = args.output.clone().unwrap_or_else(|| default_output(input));
-    let wav = out.with_extension("wav");
-    foley_media::ensure_not_input(&out, &[input])?;
-    foley_media::ensure_not_input(&wav, &[input])?;
-    if let Some(stream) = args.stream.as_deref().filter(|p| *p != Path::new("-")) {
-        foley_media::ensure_not_input(stream, &[input, &out, &wav])?;
-    }
-    let info = foley_media::probe(input)?;
-    let video = info.video.as_ref().with_context(|| format!("{}: has no video stream", input.display()))?;
-    let video_duration = video.duration.or(info.duration).with_context(|| format!("{}: unknown duration", input.display()))?;
-    foley_media::check_muxable(input, video, &out)?;
-    // Reserving both outputs now proves their directory is writable.
-    let wav_out = foley_media::AtomicOutput::new(&wav)?;
-    let mp4_out = foley_media::AtomicOutput::new(&out)?;
-    let window = plan_window(input, video_duration, args.start, args.duration)?;
-    let job = Job { window, video_duration, options, edit, level, out, wav, wav_out, mp4_out };
+    let plan = Plan::new(args.spec())?;
     clock.lap("checks and probe");
-
-    let device = Device::flex();
-    let cache = ModelCache::from_env()?;
-    match choice {
-        ModelChoice::Embedded(model_path) => {
-            let mut generator = Generator::load(&model_path, &device)?;
-            let sync_path = args.sync_model.clone().unwrap_or_else(default_sync_model_path);
-            let enc = Encoders::load(&cache, &sync_path, &device)?;
-            clock.lap("model loading");
-            produce(&mut EmbeddedModel::new(&mut generator, &enc), &args, job, clock, "griffin-lim")
-        }
-        ModelChoice::Mmaudio(variant, dir) => {
-            let dtype = match args.dtype {
-                super::flow::Precision::F32 => DType::F32,
-                super::flow::Precision::Bf16 => DType::BF16,
-            };
-            let mut model = MmaudioWindows::load(variant, &dir, dtype, &cache, &device)?;
-            clock.lap("model loading");
-            produce(&mut model, &args, job, clock, "vae and vocoder")
-        }
-    }
-}
-
-/// Generation with a loaded `model`, the level, the wav and the mux.
-fn produce<M: WindowModel>(model: &mut M, args: &GenerateArgs, job: Job, mut clock: Clock, decoder: &'static str) -> Result<()> {
-    let input = &args.input;
-    let Job { window, video_duration, options, edit, level, out, wav, wav_out, mp4_out } = job;
-    // Raw samples stream to a scratch wav as windows finish (memory does not grow with the
-    // clip) while the loudness meter follows; the final wav is that file at the output level.
-    let window_seq = model.sequence(model.window_duration());
-    let sr = window_seq.sample_rate();
-    let scratch = foley_media::AtomicOutput::new(&out.with_extension("raw.wav"))?;
-    let mut raw = foley_media::WavAppender::create(scratch.path(), sr)?;
-    let request = Request { video: input, window, prompt: args.prompt.as_deref(), negative: args.negative.as_deref(), options };
-    let mut long = LongRequest::new(request, args.overlap);
-    let mut splice = None;
-    if let (Some(range), Some(audio)) = (&edit, &args.audio) {
-        let existing = foley_media::decode_audio(audio, sr)?;
-        let (from, to) = match *range {
-            EditRange::Inpaint(a, b) => (a, b),
-            EditRange::Extend(s) => {
-                let end = existing.len() as f64 / sr as f64;
-                (end, (end + s).min(video_duration))
-            }
-        };
-        let plan = Splice::new(model, &existing, from, to, video_duration, args.overlap.max(DEFAULT_OVERLAP), &window_seq)
-            .with_context(|| audio.display().to_string())?;
-        long.request.window = plan.window;
-        long.given = Some(plan.given.clone());
-        splice = Some((plan, existing));
-    } else if let Some(reference) = &args.reference_audio {
-        long.prefix = overlap_tokens(args.overlap, &window_seq)?.max(quantum(&window_seq));
-        let seconds = long.prefix as f64 / window_seq.latent_rate();
-        let audio = foley_media::decode_audio_segment(reference, sr, args.reference_start, Some(seconds + 0.1))?;
-        long.given = Some(reference_prefix(model, &audio, long.prefix, &window_seq).with_context(|| reference.display().to_string())?);
-    }
-    if splice.is_none() {
-        raw.push_silence((window.start * sr as f64).round() as usize)?;
-    }
-    let mut meter = LevelMeter::new(sr)?;
-    let mut generated = Vec::new();
-    // A stream carries the samples at their final level, decided causally.
-    let mut stream = args.stream.as_deref().map(|p| foley_media::WavStream::create(p, sr)).transpose()?;
-    let mut stream_level = match (&stream, level) {
-        (Some(_), Some(target)) => Some(StreamLevel::new(sr, target)?),
-        _ => None,
-    };
-    if let Some(s) = &mut stream {
-        s.push(&vec![0.0; (window.start * sr as f64).round() as usize])?;
-    }
-    let mut bar: Option<ProgressBar> = None;
-    let stages = generate_long(
-        model,
-        &long,
-        &mut |samples| {
-            if splice.is_some() {
-                generated.extend_from_slice(samples);
-                return Ok(());
-            }
-            let Some(s) = &mut stream else {
-                meter.add(samples)?;
-                return Ok(raw.push(samples)?);
-            };
-            let ready = match &mut stream_level {
-                Some(l) => l.push(samples)?,
-                None => samples.to_vec(),
-            };
-            raw.push(&ready)?;
-            Ok(s.push(&ready)?)
-        },
-        &mut |done, total| {
-            let b = bar.get_or_insert_with(|| output::progress(total as u64, "windows"));
-            b.set_position(done as u64);
-        },
-    )?;
-    if let Some(b) = bar.take() {
-        b.finish_and_clear();
-    }
-    clock.add("features", stages.features);
-    clock.add("sampling", stages.sampling);
-    clock.add(decoder, stages.decoding);
-    clock.lap("other generation");
-    // An edit keeps the existing audio as it is (the new part is matched to its loudness); a
-    // stream is already at its level.
-    let level = if let Some((plan, existing)) = &splice {
-        raw.push(&plan.apply(existing, &generated, sr)?)?;
-        None
-    } else if let Some(mut s) = stream.take() {
-        let rest = stream_level.take().map(StreamLevel::finish).unwrap_or_default();
-        raw.push(&rest)?;
-        s.push(&rest)?;
-        s.finish()?;
-        None
-    } else {
-        level
-    };
-    raw.finish()?;
-    let gain = match level {
-        Some(target) => {
-            let report = meter.report(target)?;
-            tracing::info!("output level: {:?} LUFS, true peak {:?} dBTP before; gain {:.1} dB", report.loudness_lufs, report.true_peak_dbtp, report.gain_db);
-            report.gain()
-        }
-        None => 1.0,
-    };
-    foley_media::copy_wav_scaled(scratch.path(), wav_out.path(), gain).with_context(|| format!("writing {}", wav.display()))?;
-    drop(scratch);
-    clock.lap("level and wav");
-    // The wav is published only once the mp4 exists: a failed mux leaves neither.
-    foley_media::mux(input, wav_out.path(), mp4_out.path())?;
-    mp4_out.commit()?;
-    wav_out.commit()?;
-    clock.lap("mux");
+    let mut models = Models::load(&plan.choice)?;
+    clock.lap("model loading");
+    let outputs = plan.run(&mut models, &mut Bar(None))?;
+    clock.extend(&outputs.timings);
     if args.timings {
         eprintln!("{clock}");
     }
-    let summary = format!("{} s from {:.2} s of {} -> {} and {}", window.duration, window.start, input.display(), out.display(), wav.display());
+    let summary =
+        format!("{} s from {:.2} s of {} -> {} and {}", outputs.duration, outputs.start, args.input.display(), outputs.mp4.display(), outputs.wav.display());
     // Standard output may be the audio stream itself.
     if args.stream.as_deref() == Some(Path::new("-")) {
         eprintln!("{summary}")
@@ -403,42 +176,18 @@ fn produce<M: WindowModel>(model: &mut M, args: &GenerateArgs, job: Job, mut clo
     Ok(())
 }
 
-/// Wall time per stage of one run, for `--timings`.
-struct Clock {
-    start: std::time::Instant,
-    since: std::time::Instant,
-    stages: Vec<(&'static str, std::time::Duration)>,
-    /// Time already attributed inside the current lap (generation's own stages).
-    attributed: std::time::Duration,
-}
+/// A progress bar over windows, shown once generation starts.
+struct Bar(Option<ProgressBar>);
 
-impl Clock {
-    fn new() -> Self {
-        let now = std::time::Instant::now();
-        Self { start: now, since: now, stages: Vec::new(), attributed: std::time::Duration::ZERO }
-    }
-
-    /// Closes the current lap as `name` (what `add` did not attribute of it).
-    fn lap(&mut self, name: &'static str) {
-        let now = std::time::Instant::now();
-        let rest = (now - self.since).saturating_sub(std::mem::take(&mut self.attributed));
-        self.stages.push((name, rest));
-        self.since = now;
-    }
-
-    /// Time a stage measured inside the current lap.
-    fn add(&mut self, name: &'static str, d: std::time::Duration) {
-        self.stages.push((name, d));
-        self.attributed += d;
-    }
-}
-
-impl std::fmt::Display for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "timings:")?;
-        for (name, d) in &self.stages {
-            write!(f, " {name} {:.2} s |", d.as_secs_f64())?;
+impl Progress for Bar {
+    fn stage(&mut self, _name: &'static str) {
+        if let Some(b) = self.0.take() {
+            b.finish_and_clear();
         }
-        write!(f, " total {:.2} s (process start not counted)", (self.since - self.start).as_secs_f64())
+    }
+
+    fn windows(&mut self, done: usize, total: usize) -> Result<()> {
+        self.0.get_or_insert_with(|| output::progress(total as u64, "windows")).set_position(done as u64);
+        Ok(())
     }
 }

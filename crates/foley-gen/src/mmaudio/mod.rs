@@ -40,7 +40,8 @@ pub const DEFAULT_STEPS: usize = 25;
 /// Guidance weight of MMAudio's demo.
 pub const DEFAULT_CFG: f32 = 4.5;
 
-/// The six networks of MMAudio's pipeline and the CLIP tokenizer.
+/// The six networks of MMAudio's pipeline and the CLIP tokenizer (clones share the weights).
+#[derive(Debug, Clone)]
 pub struct Mmaudio {
     pub clip: Clip,
     pub tokenizer: ClipTokenizer,

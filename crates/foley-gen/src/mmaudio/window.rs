@@ -28,6 +28,7 @@ pub const CLIP_SIZE: u32 = 384;
 pub const SYNC_SIZE: u32 = 224;
 
 /// A loaded MMAudio pipeline with its text conditions.
+#[derive(Debug, Clone)]
 pub struct MmaudioWindows {
     pub mmaudio: Mmaudio,
     /// The rates of its audio (16 kHz or 44.1 kHz) and the window it was trained on.

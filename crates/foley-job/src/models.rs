@@ -1,0 +1,68 @@
+//! The loaded generator of a job, loaded once and shared by every job a process runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use burn::tensor::{DType, Device};
+use foley_encoders::ModelCache;
+use foley_gen::Generator;
+use foley_gen::generate::Encoders;
+use foley_gen::mmaudio::{MmaudioWindows, Variant};
+
+use crate::spec::Precision;
+
+/// Which generator a job runs, with the files it loads from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelChoice {
+    /// foley's own generator and the sync backbone it was trained with.
+    Embedded { generator: PathBuf, sync: PathBuf },
+    /// One of MMAudio's released models, from the user's weights folder.
+    Mmaudio { variant: Variant, dir: PathBuf, dtype: Precision },
+}
+
+/// A loaded generator with its encoders and decoder.
+pub enum Models {
+    Embedded { generator: Generator, encoders: Arc<Encoders>, choice: ModelChoice },
+    Mmaudio { model: MmaudioWindows, choice: ModelChoice },
+}
+
+impl Models {
+    /// Load what `choice` names (pretrained encoders from the model cache).
+    pub fn load(choice: &ModelChoice) -> Result<Self> {
+        let device = Device::flex();
+        let cache = ModelCache::from_env()?;
+        Ok(match choice {
+            ModelChoice::Embedded { generator, sync } => Self::Embedded {
+                generator: Generator::load(generator, &device)?,
+                encoders: Arc::new(Encoders::load(&cache, sync, &device)?),
+                choice: choice.clone(),
+            },
+            ModelChoice::Mmaudio { variant, dir, dtype } => {
+                let dtype = match dtype {
+                    Precision::F32 => DType::F32,
+                    Precision::Bf16 => DType::BF16,
+                };
+                Self::Mmaudio { model: MmaudioWindows::load(*variant, dir, dtype, &cache, &device)?, choice: choice.clone() }
+            }
+        })
+    }
+
+    /// What these models were loaded from.
+    pub fn choice(&self) -> &ModelChoice {
+        match self {
+            Self::Embedded { choice, .. } | Self::Mmaudio { choice, .. } => choice,
+        }
+    }
+
+    /// Another handle on the same weights, for a second worker: tensors are shared, not copied;
+    /// only per-job state (sequence lengths, text conditions) is the fork's own.
+    pub fn fork(&self) -> Self {
+        match self {
+            Self::Embedded { generator, encoders, choice } => {
+                Self::Embedded { generator: generator.clone(), encoders: Arc::clone(encoders), choice: choice.clone() }
+            }
+            Self::Mmaudio { model, choice } => Self::Mmaudio { model: model.clone(), choice: choice.clone() },
+        }
+    }
+}
