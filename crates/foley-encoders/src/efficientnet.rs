@@ -14,11 +14,14 @@
 
 use std::path::Path;
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use foley_kernels::conv::{Activation, bias_act};
 use foley_media::{Frame, FrameReader, FrameRequest, MediaError, Rational, Resize};
 
 use crate::fetch::{EFFICIENTNET_LITE0, ModelCache};
@@ -72,8 +75,38 @@ fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels).with_epsilon(BN_EPS).init(device)
 }
 
-fn relu6<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    x.clamp(0.0, 6.0)
+/// TensorFlow's "SAME" padding of one axis: the extra row/column goes after.
+fn same_padding(input: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    let out = input.div_ceil(stride);
+    let total = ((out - 1) * stride + kernel).saturating_sub(input);
+    (total / 2, total - total / 2)
+}
+
+/// `act(bn(conv(x))) + residual`. The checkpoint stores each convolution (no bias) and the batch
+/// norm after it apart; [`fold`] merges the norm into the weights and a per-channel shift (kept
+/// in the conv's bias), and the shift, activation and residual then take one parallel pass.
+fn conv_bn(conv: &Conv2d, bn: &Option<BatchNorm>, x: Tensor<4>, act: Activation, residual: Option<Tensor<4>>) -> Tensor<4> {
+    match bn {
+        Some(bn) => bias_act(bn.forward(conv.forward(x)), None, residual, act),
+        None => {
+            let [_, _, h, w] = x.dims();
+            let [kh, kw] = conv.kernel_size;
+            let padding = [same_padding(h, kh, conv.stride[0]), same_padding(w, kw, conv.stride[1])];
+            let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+            bias_act(conv2d(x, conv.weight.val(), None, options), conv.bias.as_ref().map(Param::val), residual, act)
+        }
+    }
+}
+
+/// Merge `bn` into `conv` (inference): `w' = w * s` and bias `beta - mean * s` per output
+/// channel, with `s = gamma / sqrt(var + eps)`.
+fn fold(conv: &mut Conv2d, bn: &mut Option<BatchNorm>) {
+    let Some(norm) = bn.take() else { return };
+    let scale = norm.gamma.val() / (norm.running_var.value() + norm.epsilon).sqrt();
+    let shift = norm.beta.val() - norm.running_mean.value() * scale.clone();
+    let c = scale.dims()[0];
+    conv.weight = Param::from_tensor(conv.weight.val() * scale.reshape([c, 1, 1, 1]));
+    conv.bias = Some(Param::from_tensor(shift));
 }
 
 /// Mobile inverted bottleneck: 1x1 expand, depthwise kxk, 1x1 project, identity skip when the
@@ -83,9 +116,9 @@ pub struct MbConvBlock {
     expand_conv: Option<Conv2d>,
     bn0: Option<BatchNorm>,
     depthwise_conv: Conv2d,
-    bn1: BatchNorm,
+    bn1: Option<BatchNorm>,
     project_conv: Conv2d,
-    bn2: BatchNorm,
+    bn2: Option<BatchNorm>,
     skip: bool,
 }
 
@@ -97,21 +130,29 @@ impl MbConvBlock {
             expand_conv,
             bn0,
             depthwise_conv: conv(hidden, hidden, kernel, stride, hidden, device),
-            bn1: batch_norm(hidden, device),
+            bn1: Some(batch_norm(hidden, device)),
             project_conv: conv(hidden, out_ch, 1, 1, 1, device),
-            bn2: batch_norm(out_ch, device),
+            bn2: Some(batch_norm(out_ch, device)),
             skip: stride == 1 && in_ch == out_ch,
         }
     }
 
     fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         let mut x = input.clone();
-        if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = relu6(bn.forward(expand.forward(x)));
+        if let Some(expand) = &self.expand_conv {
+            x = conv_bn(expand, &self.bn0, x, Activation::Relu6, None);
         }
-        x = relu6(self.bn1.forward(self.depthwise_conv.forward(x)));
-        x = self.bn2.forward(self.project_conv.forward(x));
-        if self.skip { x + input } else { x }
+        x = conv_bn(&self.depthwise_conv, &self.bn1, x, Activation::Relu6, None);
+        conv_bn(&self.project_conv, &self.bn2, x, Activation::Identity, self.skip.then_some(input))
+    }
+
+    fn fold(mut self) -> Self {
+        if let Some(expand) = &mut self.expand_conv {
+            fold(expand, &mut self.bn0);
+        }
+        fold(&mut self.depthwise_conv, &mut self.bn1);
+        fold(&mut self.project_conv, &mut self.bn2);
+        self
     }
 }
 
@@ -119,10 +160,10 @@ impl MbConvBlock {
 #[derive(Module, Debug)]
 pub struct EfficientNetLite0 {
     conv_stem: Conv2d,
-    bn0: BatchNorm,
+    bn0: Option<BatchNorm>,
     blocks: Vec<MbConvBlock>,
     conv_head: Conv2d,
-    bn1: BatchNorm,
+    bn1: Option<BatchNorm>,
     fc: Linear,
 }
 
@@ -139,10 +180,10 @@ impl EfficientNetLite0 {
         let last = LITE0_STAGES[LITE0_STAGES.len() - 1].out_ch;
         Self {
             conv_stem: conv(3, STEM_WIDTH, 3, 2, 1, device),
-            bn0: batch_norm(STEM_WIDTH, device),
+            bn0: Some(batch_norm(STEM_WIDTH, device)),
             blocks,
             conv_head: conv(last, FEATURE_DIM, 1, 1, 1, device),
-            bn1: batch_norm(FEATURE_DIM, device),
+            bn1: Some(batch_norm(FEATURE_DIM, device)),
             fc: LinearConfig::new(FEATURE_DIM, NUM_CLASSES).init(device),
         }
     }
@@ -159,16 +200,25 @@ impl EfficientNetLite0 {
         // `_blocks.3._bn1.weight` -> `blocks.3.bn1.weight`; `num_batches_tracked` stays unused.
         let mut store = PytorchStore::from_file(path).with_key_remapping(r"(^|\.)_", "$1");
         model.load_from(&mut store).map_err(|e| anyhow::anyhow!("loading EfficientNet-Lite0 weights from {}: {e}", path.display()))?;
-        Ok(model)
+        Ok(model.fold())
+    }
+
+    /// The inference form: every batch norm merged into the convolution before it (the network
+    /// is only ever run frozen; the stored statistics are the ones it was trained to).
+    pub fn fold(mut self) -> Self {
+        fold(&mut self.conv_stem, &mut self.bn0);
+        self.blocks = self.blocks.into_iter().map(MbConvBlock::fold).collect();
+        fold(&mut self.conv_head, &mut self.bn1);
+        self
     }
 
     /// Globally averaged head activations `[n, 1280]` of normalized images `[n, 3, h, w]`.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = relu6(self.bn0.forward(self.conv_stem.forward(images)));
+        let mut x = conv_bn(&self.conv_stem, &self.bn0, images, Activation::Relu6, None);
         for block in &self.blocks {
             x = block.forward(x);
         }
-        let x = relu6(self.bn1.forward(self.conv_head.forward(x)));
+        let x = conv_bn(&self.conv_head, &self.bn1, x, Activation::Relu6, None);
         x.mean_dims(&[2, 3]).flatten(1, 3)
     }
 

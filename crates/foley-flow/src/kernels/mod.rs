@@ -9,17 +9,14 @@
 //! strided views) takes the plain burn ops, so results and gradients do not depend on the path.
 
 use burn::tensor::activation::silu;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
+pub(crate) use foley_kernels::flex::{CHUNK, flex_f32, flex_primitive, update_owned};
 use foley_seq::nearest_exact_source;
 use rayon::prelude::*;
 
 pub mod attention;
 mod exp;
-
-/// Elements per rayon task: large enough to amortise scheduling, small enough to split the
-/// smallest gate (77 text tokens x 1280) across two threads.
-const CHUNK: usize = 16 * 1024;
 
 /// `silu(a) * b`, the SwiGLU gate, for tensors of one shape.
 pub fn silu_mul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
@@ -140,33 +137,6 @@ fn flex_rows(t: &Tensor<3>) -> Option<Rows> {
     }
     let (offset, strides, rows) = (layout.start_offset(), [st[0] as usize, st[1] as usize], layout.shape()[1]);
     Some(Rows { tensor, offset, strides, rows })
-}
-
-/// The flex primitive of an f32 inference tensor (a reference-counted handle on the same
-/// buffer), or `None` for another dtype or backend (autodiff).
-pub(crate) fn flex_primitive<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
-    if t.dtype() != DType::F32 {
-        return None;
-    }
-    t.clone().try_into_primitive::<Flex>().ok()
-}
-
-/// [`flex_primitive`] of a contiguous tensor.
-pub(crate) fn flex_f32<const D: usize>(t: &Tensor<D>) -> Option<FlexTensor> {
-    flex_primitive(t).filter(FlexTensor::is_contiguous)
-}
-
-/// Apply `f` to the elements of contiguous `t`: in place when `t` is the only owner of its
-/// buffer (a fresh op output), on a copy otherwise (so a shared input is never modified).
-fn update_owned(mut t: FlexTensor, f: impl FnOnce(&mut [f32])) -> FlexTensor {
-    let (start, end) = t.layout().contiguous_offsets().expect("contiguous");
-    if let Some(data) = t.try_storage_mut::<f32>() {
-        f(&mut data[start..end]);
-        return t;
-    }
-    let mut copy = t.as_slice::<f32>().expect("contiguous").to_vec();
-    f(&mut copy);
-    FlexTensor::from_data(TensorData::new(copy, t.layout().shape().clone()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,134 @@
+//! The element-wise tail of a convolution in one parallel pass: per-channel bias (a batch norm
+//! folded into the convolution leaves exactly that), activation, residual.
+
+use burn::tensor::Tensor;
+use rayon::prelude::*;
+
+use crate::flex::{CHUNK, flex_f32, tensor, update_owned};
+
+/// The activation after a convolution's bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Identity,
+    /// `min(max(x, 0), 6)` (MobileNet / EfficientNet-Lite); NaN stays NaN, as burn's clamp.
+    Relu6,
+}
+
+impl Activation {
+    #[inline]
+    fn apply(self, x: f32) -> f32 {
+        match self {
+            Self::Identity => x,
+            Self::Relu6 => x.clamp(0.0, 6.0),
+        }
+    }
+
+    fn apply_tensor(self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Self::Identity => x,
+            Self::Relu6 => x.clamp(0.0, 6.0),
+        }
+    }
+}
+
+/// `act(x + bias[c]) + residual` for an NCHW tensor `x` `[n, c, h, w]`, `bias` `[c]` and
+/// `residual` of `x`'s shape: in place in `x` when it is a fresh op output (a convolution's).
+pub fn bias_act(x: Tensor<4>, bias: Option<Tensor<1>>, residual: Option<Tensor<4>>, act: Activation) -> Tensor<4> {
+    let [_, c, h, w] = x.dims();
+    let bias_fits = bias.as_ref().is_none_or(|b| b.dims() == [c]);
+    let residual_fits = residual.as_ref().is_none_or(|r| r.dims() == x.dims());
+    if bias_fits
+        && residual_fits
+        && let Some(out) = flex_f32(&x)
+        && let Some(bias) = bias.as_ref().map(|b| flex_f32(b).ok_or(())).transpose().ok()
+        && let Some(residual) = residual.as_ref().map(|r| flex_f32(r).ok_or(())).transpose().ok()
+    {
+        drop(x);
+        let plane = h * w;
+        let bias = bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked contiguous"));
+        let residual = residual.as_ref().map(|r| r.as_slice::<f32>().expect("checked contiguous"));
+        // Whole planes per task, so each task reads one bias value per plane.
+        let per_task = (CHUNK / plane.max(1)).max(1) * plane;
+        let out = update_owned(out, |data| {
+            data.par_chunks_mut(per_task.max(1)).enumerate().for_each(|(task, chunk)| {
+                let first = task * per_task;
+                for (i, plane_data) in chunk.chunks_mut(plane.max(1)).enumerate() {
+                    let start = first + i * plane;
+                    let b = bias.map_or(0.0, |b| b[(start / plane) % c]);
+                    match residual {
+                        Some(r) => {
+                            let r = &r[start..start + plane_data.len()];
+                            for (o, &r) in plane_data.iter_mut().zip(r) {
+                                *o = act.apply(*o + b) + r;
+                            }
+                        }
+                        None => plane_data.iter_mut().for_each(|o| *o = act.apply(*o + b)),
+                    }
+                }
+            })
+        });
+        return tensor(out);
+    }
+    let x = match bias {
+        Some(b) => x + b.reshape([1, c, 1, 1]),
+        None => x,
+    };
+    let x = act.apply_tensor(x);
+    match residual {
+        Some(r) => x + r,
+        None => x,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5) * 20.0).collect()
+    }
+
+    fn vec(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    /// The fast path equals burn's ops exactly, on planes smaller and larger than a task, with
+    /// and without bias and residual, and never modifies a shared input.
+    #[test]
+    fn matches_burn_ops_on_every_path() {
+        let device = Device::flex();
+        for [n, c, h, w] in [[2, 5, 7, 7], [1, 3, 150, 130], [3, 1, 1, 1]] {
+            let len = n * c * h * w;
+            let x = Tensor::<4>::from_data(TensorData::new(values(len, 1), [n, c, h, w]), &device);
+            let r = Tensor::<4>::from_data(TensorData::new(values(len, 2), [n, c, h, w]), &device);
+            let b = Tensor::<1>::from_data(TensorData::new(values(c, 3), [c]), &device);
+            for act in [Activation::Identity, Activation::Relu6] {
+                for (bias, residual) in [(None, None), (Some(b.clone()), None), (Some(b.clone()), Some(r.clone())), (None, Some(r.clone()))] {
+                    let mut want = x.clone();
+                    if let Some(b) = &bias {
+                        want = want + b.clone().reshape([1, c, 1, 1]);
+                    }
+                    want = act.apply_tensor(want);
+                    if let Some(r) = &residual {
+                        want = want + r.clone();
+                    }
+                    let want = vec(want);
+                    // Shared `x` (copy), then a fresh one (in place).
+                    assert_eq!(vec(bias_act(x.clone(), bias.clone(), residual.clone(), act)), want, "{act:?} [{n},{c},{h},{w}]");
+                    assert_eq!(vec(bias_act(x.clone() * 1.0, bias, residual, act)), want);
+                }
+            }
+            assert_eq!(vec(x), values(len, 1), "a shared input is not modified");
+        }
+    }
+
+    #[test]
+    fn strided_input_takes_burn_ops() {
+        let device = Device::flex();
+        let x = Tensor::<4>::from_data(TensorData::new(values(2 * 3 * 4 * 5, 1), [2, 3, 4, 5]), &device).swap_dims(2, 3);
+        let b = Tensor::<1>::from_data(TensorData::new(values(3, 3), [3]), &device);
+        let want = vec((x.clone() + b.clone().reshape([1, 3, 1, 1])).clamp(0.0, 6.0));
+        assert_eq!(vec(bias_act(x, Some(b), None, Activation::Relu6)), want);
+    }
+}

@@ -1,0 +1,10 @@
+//! CPU kernels for work burn flex leaves on one thread or spreads over several passes.
+//!
+//! burn flex parallelises matmul, convolution, softmax and layer norm, but runs its unary and
+//! binary element-wise ops (clamp, add, the arithmetic of batch norm) on the calling thread, one
+//! full pass over memory each. These kernels do such work over chunks on all rayon threads, in
+//! one pass, for contiguous f32 tensors on the flex backend outside autodiff; every entry point
+//! falls back to the plain burn ops otherwise, so results do not depend on the path.
+
+pub mod conv;
+pub mod flex;
