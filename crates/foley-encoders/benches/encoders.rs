@@ -1,13 +1,14 @@
-//! `cargo bench -p foley-encoders --bench encoders [-- SECONDS REPS]`: the two video encoders of
-//! `foley generate` on one clip's frames, timed as generate runs them (BENCHMARKS.md, Encoders):
-//! EfficientNet-Lite0 (pretrained, from the model cache) on the clip's 8 fps 224x224 frames and
-//! the shipped sync backbone on its 25 fps frames. Frames are seeded noise: the cost does not
-//! depend on their content.
+//! `cargo bench -p foley-encoders --bench encoders [-- SECONDS REPS]`: the encoders of `foley
+//! generate` on one clip, timed as generate runs them (BENCHMARKS.md, Encoders): EfficientNet-Lite0
+//! (pretrained, from the model cache) on the clip's 8 fps 224x224 frames, the shipped sync
+//! backbone on its 25 fps frames, and MiniLM on a batch of captions. Frames are seeded noise: the
+//! cost does not depend on their content.
 
 use std::time::Instant;
 
 use burn::tensor::Device;
 use foley_encoders::ModelCache;
+use foley_encoders::bert::MiniLm;
 use foley_encoders::efficientnet::{EfficientNetLite0, INPUT_SIZE, normalize_rgb};
 use foley_encoders::sync::{SyncModel, default_model_path, frame_input};
 use foley_seq::SequenceConfig;
@@ -76,4 +77,12 @@ fn main() {
         std::hint::black_box(t.into_data());
     });
     println!("sync backbone {} frames {s}x{s} ({} segments): median {med:.3} s, min {min:.3} s", frames.len(), seq.sync_num_segments(), s = config.frame_size);
+
+    let minilm = MiniLm::from_cache(&cache, &device).expect("MiniLM (run `foley models fetch`)");
+    let captions: Vec<String> = (0..32).map(|i| format!("a wooden door slams shut {i} times while rain falls on the roof")).collect();
+    let refs: Vec<&str> = captions.iter().map(String::as_str).collect();
+    let (med, min) = time(reps, || {
+        std::hint::black_box(minilm.encode(&refs).expect("encode").embedding.into_data());
+    });
+    println!("all-minilm-l6-v2 {} captions: median {med:.3} s, min {min:.3} s", refs.len());
 }

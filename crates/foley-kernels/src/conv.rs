@@ -40,8 +40,8 @@ pub fn bias_act(x: Tensor<4>, bias: Option<Tensor<1>>, residual: Option<Tensor<4
     if bias_fits
         && residual_fits
         && let Some(out) = flex_f32(&x)
-        && let Some(bias) = bias.as_ref().map(|b| flex_f32(b).ok_or(())).transpose().ok()
-        && let Some(residual) = residual.as_ref().map(|r| flex_f32(r).ok_or(())).transpose().ok()
+        && let Some(bias) = optional_flex(&bias)
+        && let Some(residual) = optional_flex(&residual)
     {
         drop(x);
         let plane = h * w;
@@ -77,6 +77,15 @@ pub fn bias_act(x: Tensor<4>, bias: Option<Tensor<1>>, residual: Option<Tensor<4
     match residual {
         Some(r) => x + r,
         None => x,
+    }
+}
+
+/// `Some(None)` for no tensor, `Some(Some(t))` for a contiguous f32 flex one, `None` otherwise
+/// (the fast path does not apply).
+fn optional_flex<const D: usize>(t: &Option<Tensor<D>>) -> Option<Option<burn_flex::FlexTensor>> {
+    match t {
+        None => Some(None),
+        Some(t) => flex_f32(t).map(Some),
     }
 }
 
