@@ -19,6 +19,8 @@ as_root() {
 missing=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
 command -v dpkg-deb >/dev/null || missing+=(dpkg)
+# Chromium and its WebDriver: the real-browser test of `foley serve`'s page (crates/foley-cli/tests/serve_page.rs).
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || missing+=(chromium chromium-driver)
 if ! python3 -m pip --version >/dev/null 2>&1; then missing+=(python3-pip); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt-get" >&2

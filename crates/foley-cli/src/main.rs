@@ -48,6 +48,10 @@ enum Command {
     Generate(cmd::generate::GenerateArgs),
     /// MMAudio's released pipeline part by part (`foley mmaudio check COMPONENT ...`): outputs on test tensors.
     Mmaudio(cmd::mmaudio::MmaudioArgs),
+    /// Give every video of a folder or a CSV manifest a soundtrack; a bad file is reported and skipped.
+    Batch(cmd::batch::BatchArgs),
+    /// Serve an HTTP API and a web page for generation jobs (loopback only unless --addr says otherwise).
+    Serve(cmd::serve::ServeArgs),
 }
 
 /// Keeps freed tensor memory in the process for the next tensor of the same size. glibc's
@@ -73,7 +77,10 @@ fn main() -> std::process::ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     // Ctrl-C / SIGTERM: ffmpeg children killed, temporary outputs removed.
-    if let Err(e) = foley_media::install_signal_cleanup() {
+    // The server stops on its own signal handler (jobs cancelled, job folders removed).
+    if !matches!(cli.command, Command::Serve(_))
+        && let Err(e) = foley_media::install_signal_cleanup()
+    {
         tracing::warn!("no cleanup on interrupt: {e}");
     }
 
@@ -91,6 +98,8 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => cmd::train::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Mmaudio(args) => cmd::mmaudio::run(args),
+        Command::Batch(args) => cmd::batch::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

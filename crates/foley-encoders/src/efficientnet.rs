@@ -22,6 +22,7 @@ use burn::store::{ModuleSnapshot, PytorchStore};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use foley_kernels::conv::{Activation, bias_act};
+use foley_kernels::depthwise::Depthwise;
 use foley_media::{Frame, FrameReader, FrameRequest, MediaError, Rational, Resize};
 
 use crate::fetch::{EFFICIENTNET_LITE0, ModelCache};
@@ -92,8 +93,15 @@ fn conv_bn(conv: &Conv2d, bn: &Option<BatchNorm>, x: Tensor<4>, act: Activation,
             let [_, _, h, w] = x.dims();
             let [kh, kw] = conv.kernel_size;
             let padding = [same_padding(h, kh, conv.stride[0]), same_padding(w, kw, conv.stride[1])];
+            let (weight, bias) = (conv.weight.val(), conv.bias.as_ref().map(Param::val));
+            if conv.groups > 1 && residual.is_none() && conv.dilation == [1, 1] && conv.stride[0] == conv.stride[1] {
+                let depthwise = Depthwise { stride: conv.stride[0], padding };
+                if let Some(y) = depthwise.forward(&x, &weight, bias.as_ref(), act) {
+                    return y;
+                }
+            }
             let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
-            bias_act(conv2d(x, conv.weight.val(), None, options), conv.bias.as_ref().map(Param::val), residual, act)
+            bias_act(conv2d(x, weight, None, options), bias, residual, act)
         }
     }
 }

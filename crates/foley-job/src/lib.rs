@@ -10,6 +10,7 @@
 //! 3. [`Plan::run`] generates, sets the level, writes the wav and muxes the mp4 (each published
 //!    atomically: a failed job leaves neither), reporting progress through [`Progress`].
 
+pub mod batch;
 mod models;
 mod run;
 mod spec;

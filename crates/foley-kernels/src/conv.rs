@@ -16,7 +16,7 @@ pub enum Activation {
 
 impl Activation {
     #[inline]
-    fn apply(self, x: f32) -> f32 {
+    pub(crate) fn apply(self, x: f32) -> f32 {
         match self {
             Self::Identity => x,
             Self::Relu6 => x.clamp(0.0, 6.0),

@@ -30,6 +30,18 @@ pub struct GenerateArgs {
     /// beside it with the same stem.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub job: JobOptions,
+    /// Print the time each stage took (checks, model loading, features, sampling, Griffin-Lim,
+    /// level and wav, mux) on stderr.
+    #[arg(long)]
+    pub timings: bool,
+}
+
+/// Every option of a generation job but its input and output, shared by `foley generate` and
+/// `foley batch`.
+#[derive(Args)]
+pub struct JobOptions {
     /// Start of the window to generate, seconds.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub start: f64,
@@ -99,10 +111,6 @@ pub struct GenerateArgs {
     /// --reference-start) are put before the clip as known audio, and generation continues it.
     #[arg(long)]
     pub reference_audio: Option<PathBuf>,
-    /// Print the time each stage took (checks, model loading, features, sampling, Griffin-Lim,
-    /// level and wav, mux) on stderr.
-    #[arg(long)]
-    pub timings: bool,
     /// Also write the soundtrack while it is generated: each window's audio as soon as it is
     /// final, as a float WAV to PATH (a file that grows, valid at any moment) or `-` (standard
     /// output, for a player). The level is then set causally: by the first window's loudness,
@@ -115,12 +123,12 @@ pub struct GenerateArgs {
     pub reference_start: f64,
 }
 
-impl GenerateArgs {
-    /// The job these flags ask for.
-    pub fn spec(&self) -> GenerateSpec {
+impl JobOptions {
+    /// The job these flags ask for, on `input` (written to `output`, or beside the input).
+    pub fn spec(&self, input: PathBuf, output: Option<PathBuf>) -> GenerateSpec {
         GenerateSpec {
-            input: self.input.clone(),
-            output: self.output.clone(),
+            input,
+            output,
             start: self.start,
             duration: self.duration,
             prompt: self.prompt.clone(),
@@ -156,7 +164,7 @@ impl GenerateArgs {
 pub fn run(args: GenerateArgs) -> Result<()> {
     let mut clock = Timings::new();
     // Everything that can be checked is checked before the models load and the work starts.
-    let plan = Plan::new(args.spec())?;
+    let plan = Plan::new(args.job.spec(args.input.clone(), args.output.clone()))?;
     clock.lap("checks and probe");
     let mut models = Models::load(&plan.choice)?;
     clock.lap("model loading");
@@ -168,7 +176,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let summary =
         format!("{} s from {:.2} s of {} -> {} and {}", outputs.duration, outputs.start, args.input.display(), outputs.mp4.display(), outputs.wav.display());
     // Standard output may be the audio stream itself.
-    if args.stream.as_deref() == Some(Path::new("-")) {
+    if args.job.stream.as_deref() == Some(Path::new("-")) {
         eprintln!("{summary}")
     } else {
         println!("{summary}")

@@ -1,5 +1,6 @@
 //! One module per subcommand: an `Args` struct (clap) and a `run` function.
 
+pub mod batch;
 pub mod eval;
 pub mod extract;
 pub mod flow;
@@ -11,6 +12,7 @@ pub mod mmaudio;
 pub mod models;
 pub mod mux;
 pub mod probe;
+pub mod serve;
 pub mod sim;
 pub mod train;
 pub mod train_envelope;

@@ -1,0 +1,179 @@
+//! Depthwise 2-D convolution (one filter per channel) with its bias and activation, in one
+//! parallel pass over the planes.
+//!
+//! burn flex runs a grouped convolution with one channel per group through a generic direct
+//! path; EfficientNet-Lite0 spends about a quarter of its time there. Here every (image,
+//! channel) plane is one task: the plane is padded once into a scratch buffer split by column
+//! phase (column `x` of phase `x % stride`), so that for every stride the inner loop reads and
+//! writes contiguous rows and vectorizes.
+
+use burn::tensor::Tensor;
+use rayon::prelude::*;
+
+use crate::conv::Activation;
+use crate::flex::{flex_f32, tensor};
+use burn_flex::FlexTensor;
+
+/// Geometry of a depthwise convolution: square stride, padding before and after each axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Depthwise {
+    pub stride: usize,
+    /// `(top, bottom)` rows and `(left, right)` columns of zeros.
+    pub padding: [(usize, usize); 2],
+}
+
+impl Depthwise {
+    fn output_len(input: usize, kernel: usize, stride: usize, (before, after): (usize, usize)) -> Option<usize> {
+        (input + before + after).checked_sub(kernel).map(|span| span / stride + 1)
+    }
+
+    /// `act(conv(x, weight) + bias)` for `x` `[n, c, h, w]`, `weight` `[c, 1, kh, kw]`, `bias`
+    /// `[c]`; `None` when the fast path does not apply (not contiguous f32 on flex, shapes that
+    /// do not fit), so the caller runs burn's convolution instead.
+    pub fn forward(&self, x: &Tensor<4>, weight: &Tensor<4>, bias: Option<&Tensor<1>>, act: Activation) -> Option<Tensor<4>> {
+        let [n, c, h, w] = x.dims();
+        let [wc, one, kh, kw] = weight.dims();
+        if wc != c || one != 1 || self.stride == 0 || bias.is_some_and(|b| b.dims() != [c]) {
+            return None;
+        }
+        let oh = Self::output_len(h, kh, self.stride, self.padding[0])?;
+        let ow = Self::output_len(w, kw, self.stride, self.padding[1])?;
+        let (x, weight) = (flex_f32(x)?, flex_f32(weight)?);
+        let bias = match bias {
+            Some(b) => Some(flex_f32(b)?),
+            None => None,
+        };
+        let input = x.as_slice::<f32>()?;
+        let weights = weight.as_slice::<f32>()?;
+        let bias = bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked contiguous"));
+        let plane = Plane { h, w, kh, kw, ow, stride: self.stride, padding: self.padding };
+        let mut out = vec![0f32; n * c * oh * ow];
+        out.par_chunks_mut(oh * ow).enumerate().for_each_init(Vec::new, |scratch, (i, out)| {
+            let ch = i % c;
+            let b = bias.map_or(0.0, |b| b[ch]);
+            plane.run(&input[i * h * w..(i + 1) * h * w], &weights[ch * kh * kw..(ch + 1) * kh * kw], b, act, scratch, out);
+        });
+        Some(tensor(FlexTensor::from_data(burn::tensor::TensorData::new(out, [n, c, oh, ow]))))
+    }
+}
+
+/// One channel plane's geometry.
+struct Plane {
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    ow: usize,
+    stride: usize,
+    padding: [(usize, usize); 2],
+}
+
+impl Plane {
+    fn run(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Vec<f32>, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { self.run_avx2(input, weights, bias, act, scratch, out) };
+        }
+        self.run_body(input, weights, bias, act, scratch, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn run_avx2(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Vec<f32>, out: &mut [f32]) {
+        self.run_body(input, weights, bias, act, scratch, out)
+    }
+
+    #[inline(always)]
+    fn run_body(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Vec<f32>, out: &mut [f32]) {
+        let s = self.stride;
+        let (top, bottom) = self.padding[0];
+        let (left, right) = self.padding[1];
+        let rows = self.h + top + bottom;
+        let padded_w = self.w + left + right;
+        // Columns per phase: phase p holds padded columns p, p + s, p + 2s, ...
+        let phase_w = padded_w.div_ceil(s);
+        let row_len = phase_w * s;
+        scratch.clear();
+        scratch.resize(rows * row_len, 0.0);
+        for y in 0..self.h {
+            let row = &mut scratch[(y + top) * row_len..(y + top + 1) * row_len];
+            for (x, &v) in input[y * self.w..(y + 1) * self.w].iter().enumerate() {
+                let col = x + left;
+                row[(col % s) * phase_w + col / s] = v;
+            }
+        }
+        let ow = self.ow;
+        for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
+            out_row.fill(bias);
+            for ky in 0..self.kh {
+                let row = &scratch[(oy * s + ky) * row_len..(oy * s + ky + 1) * row_len];
+                for kx in 0..self.kw {
+                    let wgt = weights[ky * self.kw + kx];
+                    // Padded column ox * s + kx = phase kx % s, index ox + kx / s.
+                    let src = &row[(kx % s) * phase_w + kx / s..][..ow];
+                    for (o, &v) in out_row.iter_mut().zip(src) {
+                        *o += wgt * v;
+                    }
+                }
+            }
+            for o in out_row.iter_mut() {
+                *o = act.apply(*o);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
+    use burn::tensor::{Device, TensorData};
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5) * 4.0).collect()
+    }
+
+    /// Against burn's grouped convolution: kernels 3 and 5, strides 1 and 2, even and odd
+    /// sizes, asymmetric (TensorFlow "SAME") padding, with and without bias.
+    #[test]
+    fn matches_burn_grouped_convolution() {
+        let device = Device::flex();
+        let cases = [
+            ([2, 3, 9, 7], 3, 1, [(1, 1), (1, 1)]),
+            ([1, 4, 8, 8], 3, 2, [(0, 1), (0, 1)]),
+            ([2, 2, 11, 10], 5, 2, [(1, 2), (1, 2)]),
+            ([1, 5, 6, 13], 5, 1, [(2, 2), (2, 2)]),
+            ([1, 1, 1, 1], 3, 2, [(1, 1), (1, 1)]),
+        ];
+        for ([n, c, h, w], k, stride, padding) in cases {
+            let x = Tensor::<4>::from_data(TensorData::new(values(n * c * h * w, 1), [n, c, h, w]), &device);
+            let weight = Tensor::<4>::from_data(TensorData::new(values(c * k * k, 2), [c, 1, k, k]), &device);
+            let bias = Tensor::<1>::from_data(TensorData::new(values(c, 3), [c]), &device);
+            for with_bias in [false, true] {
+                for act in [Activation::Identity, Activation::Relu6] {
+                    let b = with_bias.then_some(&bias);
+                    let got = Depthwise { stride, padding }.forward(&x, &weight, b, act).expect("fast path");
+                    let options = ConvOptions::new_with_padding([stride, stride], padding, [1, 1], c);
+                    let want = conv2d(x.clone(), weight.clone(), b.cloned(), options);
+                    let want = if act == Activation::Relu6 { want.clamp(0.0, 6.0) } else { want };
+                    assert_eq!(got.dims(), want.dims(), "[{n},{c},{h},{w}] k{k} s{stride}");
+                    let (got, want) = (got.into_data().try_to_vec::<f32>().unwrap(), want.into_data().try_to_vec::<f32>().unwrap());
+                    let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                    assert!(worst < 1e-5, "[{n},{c},{h},{w}] k{k} s{stride}: {worst}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mismatched_shapes_fall_back() {
+        let device = Device::flex();
+        let x = Tensor::<4>::zeros([1, 3, 4, 4], &device);
+        let weight = Tensor::<4>::zeros([2, 1, 3, 3], &device);
+        assert!(Depthwise { stride: 1, padding: [(1, 1), (1, 1)] }.forward(&x, &weight, None, Activation::Identity).is_none());
+        let weight = Tensor::<4>::zeros([3, 1, 5, 5], &device);
+        assert!(Depthwise { stride: 1, padding: [(0, 0), (0, 0)] }.forward(&x, &weight, None, Activation::Identity).is_none());
+    }
+}
