@@ -172,7 +172,11 @@ fn bad_batches_are_refused_before_any_work() {
     let a = videos.join("a.mp4");
     std::fs::copy(&a, videos.join("a.mov")).unwrap();
     let cases: Vec<(Vec<PathBuf>, PathBuf, Vec<String>)> = vec![
-        (vec![manifest("unknown.csv", "video,prompt,speed\nvideos/a.mp4,x,1\n")], dir.path().join("unknown.csv"), vec!["row 1".into(), "unknown column `speed`".into()]),
+        (
+            vec![manifest("unknown.csv", "video,prompt,speed\nvideos/a.mp4,x,1\n")],
+            dir.path().join("unknown.csv"),
+            vec!["row 1".into(), "unknown column `speed`".into()],
+        ),
         (
             vec![manifest("number.csv", "video,seed\nvideos/a.mp4,1\nvideos/a.mp4,one\n")],
             dir.path().join("number.csv"),

@@ -149,7 +149,11 @@ fn check_outputs(items: &[BatchItem], out_dir: &Path) -> Result<()> {
     for item in items {
         for out in [item.mp4(), item.wav()] {
             if out.file_name().is_some_and(|name| inputs.contains(&dir.join(name))) {
-                bail!("{}: is an input of this batch and would be overwritten by the output of {}; choose another output folder or stem", out.display(), item.label);
+                bail!(
+                    "{}: is an input of this batch and would be overwritten by the output of {}; choose another output folder or stem",
+                    out.display(),
+                    item.label
+                );
             }
         }
     }
