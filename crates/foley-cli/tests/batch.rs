@@ -1,6 +1,7 @@
 //! `foley batch` end to end: a folder with broken files in it (each reported and skipped, the
 //! rest generated, the summary accurate, nothing left for the failures), `--resume`, a manifest
-//! with per-row options (two jobs at once), and batches refused before any work.
+//! with per-row options (two jobs at once), batches refused before any work, and models that do
+//! not load (the summary says every item was not run).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -192,6 +193,7 @@ fn bad_batches_are_refused_before_any_work() {
         (vec![manifest("steps.csv", "video,steps\nvideos/a.mp4,3\n")], dir.path().join("steps.csv"), vec!["row 2".into(), "power of two".into()]),
         (vec![videos.clone(), "--stream".into(), "s.wav".into()], "--stream".into(), vec!["makes no sense for a batch".into()]),
         (vec![videos.clone(), "--inpaint".into(), "1:2".into()], "--inpaint".into(), vec!["foley generate".into()]),
+        (vec![videos.clone(), "--loudness".into(), "3".into()], "--loudness".into(), vec!["below 0 LUFS".into()]),
         (vec![dir.path().join("missing")], dir.path().join("missing"), vec!["no such folder or file".into()]),
         (vec![a.clone()], a.clone(), vec!["expected a folder of videos or a .csv manifest".into()]),
     ];
@@ -209,4 +211,30 @@ fn bad_batches_are_refused_before_any_work() {
         }
         assert!(!out.exists(), "{args:?} created {}", out.display());
     }
+}
+
+#[test]
+fn models_that_do_not_load_fail_the_batch_with_every_item_said_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (videos, out) = (dir.path().join("videos"), dir.path().join("out"));
+    std::fs::create_dir(&videos).unwrap();
+    clip(&videos.join("a.mp4"), 0.0, 1.0);
+    clip(&videos.join("b.mp4"), 1.0, 1.0);
+    let model = dir.path().join("broken.safetensors");
+    std::fs::write(&model, "not a safetensors file").unwrap();
+    let run = foley(&[&"batch", &videos, &"-o", &out, &"--model", &model]);
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    // The error names the model's files (its weights or the config beside them).
+    let named = dir.path().join("broken").display().to_string();
+    assert!(!err.contains("panicked") && err.contains(&named), "{err}");
+    let (_, json) = summary(&out);
+    assert_eq!((json["failed"].as_u64(), json["pending"].as_u64()), (Some(2), Some(0)), "{json}");
+    for name in ["a.mp4", "b.mp4"] {
+        let (status, error) = item(&json, name);
+        assert_eq!(status, "failed");
+        let error = error.unwrap();
+        assert!(error.starts_with("not run: the models did not load") && error.contains(&named), "{error}");
+    }
+    assert_eq!(names(&out), ["batch-summary.csv", "batch-summary.json"]);
 }

@@ -154,6 +154,22 @@ impl GenerateSpec {
         Ok(options)
     }
 
+    /// The checks of the options alone (no file is read): model choice, sampler, guidance,
+    /// level and reference start. [`Plan::new`] runs them too; a batch runs them once, up front.
+    pub fn check_options(&self) -> Result<()> {
+        let choice = self.model_choice()?;
+        self.sample_options(&choice)?;
+        self.level()?;
+        self.check_reference_start()
+    }
+
+    fn check_reference_start(&self) -> Result<()> {
+        if !(self.reference_start.is_finite() && self.reference_start >= 0.0) {
+            bail!("--reference-start must be >= 0, got {}", self.reference_start);
+        }
+        Ok(())
+    }
+
     fn edit_range(&self) -> Result<Option<EditRange>> {
         let range = match (&self.inpaint, self.extend) {
             (Some(_), Some(_)) => bail!("--inpaint and --extend cannot be combined"),
@@ -231,9 +247,7 @@ impl Plan {
                 return Err(foley_media::MediaError::NoAudio { path: file.clone() }.into());
             }
         }
-        if !(spec.reference_start.is_finite() && spec.reference_start >= 0.0) {
-            bail!("--reference-start must be >= 0, got {}", spec.reference_start);
-        }
+        spec.check_reference_start()?;
         let level = spec.level()?;
         if let ModelChoice::Mmaudio { variant, dir, .. } = &choice {
             MmaudioFiles::find(*variant, dir)?;

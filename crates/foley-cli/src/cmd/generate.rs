@@ -67,21 +67,8 @@ pub struct JobOptions {
     /// Noise seed (same seed, same output).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Generator: a foley generator's weights (default: the shipped models/gen/gen.safetensors),
-    /// or `mmaudio:NAME` for one of MMAudio's released models (small_16k, small_44k, medium_44k,
-    /// large_44k, large_44k_v2) with --weights.
-    #[arg(long)]
-    pub model: Option<String>,
-    /// Folder holding MMAudio's released files, for --model mmaudio:NAME (see docs/mmaudio.md;
-    /// `foley models check DIR` says what is missing).
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// Precision of MMAudio's flow network: f32, or bf16 (half the memory).
-    #[arg(long, value_enum, default_value = "f32")]
-    pub dtype: super::flow::Precision,
-    /// Sync backbone (default: the shipped models/sync/sync.safetensors).
-    #[arg(long)]
-    pub sync_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub models: ModelArgs,
     /// Overlap between long-form windows, seconds (rounded up to 0.16 s).
     #[arg(long, default_value_t = DEFAULT_OVERLAP, allow_negative_numbers = true)]
     pub overlap: f64,
@@ -140,13 +127,6 @@ impl JobOptions {
             }),
             cfg: self.cfg,
             seed: self.seed,
-            model: self.model.clone(),
-            weights: self.weights.clone(),
-            dtype: match self.dtype {
-                super::flow::Precision::F32 => foley_job::Precision::F32,
-                super::flow::Precision::Bf16 => foley_job::Precision::Bf16,
-            },
-            sync_model: self.sync_model.clone(),
             overlap: self.overlap,
             loudness: self.loudness,
             true_peak: self.true_peak,
@@ -157,6 +137,44 @@ impl JobOptions {
             reference_audio: self.reference_audio.clone(),
             reference_start: self.reference_start,
             stream: self.stream.clone(),
+            ..self.models.spec()
+        }
+    }
+}
+
+/// Which networks a job runs, shared by `foley generate`, `foley batch` and `foley serve`
+/// (which loads them once for every job).
+#[derive(Args)]
+pub struct ModelArgs {
+    /// Generator: a foley generator's weights (default: the shipped models/gen/gen.safetensors),
+    /// or `mmaudio:NAME` for one of MMAudio's released models (small_16k, small_44k, medium_44k,
+    /// large_44k, large_44k_v2) with --weights.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Folder holding MMAudio's released files, for --model mmaudio:NAME (see docs/mmaudio.md;
+    /// `foley models check DIR` says what is missing).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Precision of MMAudio's flow network: f32, or bf16 (half the memory).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: super::flow::Precision,
+    /// Sync backbone (default: the shipped models/sync/sync.safetensors).
+    #[arg(long)]
+    pub sync_model: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    /// A default job on these networks.
+    pub fn spec(&self) -> GenerateSpec {
+        GenerateSpec {
+            model: self.model.clone(),
+            weights: self.weights.clone(),
+            sync_model: self.sync_model.clone(),
+            dtype: match self.dtype {
+                super::flow::Precision::F32 => foley_job::Precision::F32,
+                super::flow::Precision::Bf16 => foley_job::Precision::Bf16,
+            },
+            ..Default::default()
         }
     }
 }

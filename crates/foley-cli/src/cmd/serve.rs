@@ -43,19 +43,9 @@ pub struct ServeArgs {
     /// Default: none (the server's own page needs no CORS).
     #[arg(long, value_name = "ORIGIN")]
     pub cors: Option<String>,
-    /// Generator, loaded once for every job: a foley generator's weights (default: the shipped
-    /// models/gen/gen.safetensors), or `mmaudio:NAME` with --weights (see `foley generate --help`).
-    #[arg(long)]
-    pub model: Option<String>,
-    /// Folder holding MMAudio's released files, for --model mmaudio:NAME.
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// Sync backbone (default: the shipped models/sync/sync.safetensors).
-    #[arg(long)]
-    pub sync_model: Option<PathBuf>,
-    /// Precision of MMAudio's flow network: f32, or bf16 (half the memory).
-    #[arg(long, value_enum, default_value = "f32")]
-    pub dtype: super::flow::Precision,
+    /// The networks, loaded once for every job.
+    #[command(flatten)]
+    pub models: super::generate::ModelArgs,
 }
 
 impl ServeArgs {
@@ -65,16 +55,7 @@ impl ServeArgs {
             bail!("--max-upload must be at least 1 MiB");
         }
         let token = self.token.or_else(|| std::env::var("FOLEY_TOKEN").ok().filter(|t| !t.is_empty()));
-        let defaults = foley_job::GenerateSpec {
-            model: self.model,
-            weights: self.weights,
-            sync_model: self.sync_model,
-            dtype: match self.dtype {
-                super::flow::Precision::F32 => foley_job::Precision::F32,
-                super::flow::Precision::Bf16 => foley_job::Precision::Bf16,
-            },
-            ..Default::default()
-        };
+        let defaults = self.models.spec();
         Ok(ServerConfig {
             addr: self.addr,
             workers: self.workers,
@@ -93,10 +74,7 @@ impl ServeArgs {
 pub fn run(args: ServeArgs) -> Result<()> {
     let config = args.config()?;
     if !config.addr.ip().is_loopback() && config.token.is_none() {
-        eprintln!(
-            "foley serve: warning: listening on {} without --token: anyone who can reach it may upload videos and run jobs",
-            config.addr
-        );
+        eprintln!("foley serve: warning: listening on {} without --token: anyone who can reach it may upload videos and run jobs", config.addr);
     }
     foley_server::run(config)
 }

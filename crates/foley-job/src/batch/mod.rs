@@ -65,7 +65,6 @@ pub struct Batch {
 pub fn collect(input: &Path, out_dir: &Path, template: &GenerateSpec) -> Result<Batch> {
     check_template(template)?;
     let choice = template.model_choice()?;
-    template.sample_options(&choice)?;
     if out_dir.exists() && !out_dir.is_dir() {
         bail!("{}: exists and is not a folder; -o takes the folder the outputs go to", out_dir.display());
     }
@@ -127,7 +126,8 @@ fn check_template(t: &GenerateSpec) -> Result<()> {
     if t.audio.is_some() || t.inpaint.is_some() || t.extend.is_some() {
         bail!("--audio, --inpaint and --extend edit one video's existing soundtrack: use `foley generate` for that, not a batch");
     }
-    Ok(())
+    // Options every item shares are refused once, not once per video.
+    t.check_options()
 }
 
 /// No two items write the same file, and no item writes over an input of the batch.

@@ -62,7 +62,19 @@ impl Batch {
             return Ok(summary);
         }
         progress.loading_models();
-        let mut workers = vec![Models::load(&self.choice)?];
+        let first = match Models::load(&self.choice) {
+            Ok(models) => models,
+            Err(e) => {
+                // The summary says why nothing ran, item by item, before the batch fails.
+                let why = format!("not run: the models did not load: {e:#}");
+                for &i in &todo {
+                    summary.record(i, Status::Failed, None, Err(why.clone()));
+                }
+                summary.write(&self.out_dir, clock.elapsed().as_secs_f64())?;
+                return Err(e);
+            }
+        };
+        let mut workers = vec![first];
         while workers.len() < jobs.min(todo.len()) {
             workers.push(workers[0].fork());
         }
