@@ -133,9 +133,19 @@ impl VideoEncoder {
     /// `[b, t, 6, s, s]` -> tokens `[b, t / 2, dim]`.
     pub fn forward(&self, frames: Tensor<5>) -> Tensor<3> {
         let [b, t, c, h, w] = frames.dims();
-        let x = self.stem.forward(frames.reshape([b * t, c, h, w]));
+        let x = self.frame_features(frames.reshape([b * t, c, h, w]));
         let [_, d] = x.dims();
-        let mut x = x.reshape([b, t, d]).swap_dims(1, 2);
+        self.tokens(x.reshape([b, t, d]))
+    }
+
+    /// The stem alone, frame by frame: `[n, 6, s, s]` -> `[n, dim]`.
+    pub fn frame_features(&self, frames: Tensor<4>) -> Tensor<2> {
+        self.stem.forward(frames)
+    }
+
+    /// Windows of per-frame features `[b, t, dim]` -> tokens `[b, t / 2, dim]`.
+    pub fn tokens(&self, per_frame: Tensor<3>) -> Tensor<3> {
+        let mut x = per_frame.swap_dims(1, 2);
         for block in &self.blocks {
             x = block.forward(x);
         }
@@ -228,8 +238,10 @@ impl SyncModel {
         if segments == 0 {
             return Tensor::zeros([0, self.dim], &frames.device());
         }
-        let windows: Vec<Tensor<4>> = (0..segments).map(|s| frames.clone().narrow(0, s * step, per)).collect();
-        let tokens = self.video.forward(Tensor::stack(windows, 0));
+        // Segments overlap by half: the per-frame stem runs once per frame, not once per segment.
+        let per_frame = self.video.frame_features(frames.narrow(0, 0, seq.sync_frames_read()));
+        let windows: Vec<Tensor<2>> = (0..segments).map(|s| per_frame.clone().narrow(0, s * step, per)).collect();
+        let tokens = self.video.tokens(Tensor::stack(windows, 0));
         let [_, k, d] = tokens.dims();
         tokens.reshape([segments * k, d])
     }

@@ -39,6 +39,13 @@ fn clip_tokens_follow_synchformer_geometry_and_survive_save_load() {
     let tokens = model.clip_tokens(frame_input(&rgb, s, &device), &seq);
     assert_eq!(tokens.dims(), [seq.sync_seq_len(), config.dim]);
     assert_eq!(seq.sync_seq_len(), 192);
+    // The stem runs once per frame; the tokens are those of every segment encoded on its own.
+    let input = frame_input(&rgb, s, &device);
+    let segments: Vec<Tensor<4>> =
+        (0..seq.sync_num_segments()).map(|k| input.clone().narrow(0, k * seq.sync_step_size, seq.sync_num_frames_per_segment)).collect();
+    let per_segment = values(model.video.forward(Tensor::stack(segments, 0)));
+    let worst = values(tokens.clone()).iter().zip(&per_segment).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst < 1e-5, "shared stem differs from per-segment encoding by {worst}");
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sync.safetensors");
