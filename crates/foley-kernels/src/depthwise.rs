@@ -3,9 +3,8 @@
 //!
 //! burn flex runs a grouped convolution with one channel per group through a generic direct
 //! path; EfficientNet-Lite0 spends about a quarter of its time there. Here every (image,
-//! channel) plane is one task: the plane is padded once into a scratch buffer split by column
-//! phase (column `x` of phase `x % stride`), so that for every stride the inner loop reads and
-//! writes contiguous rows and vectorizes.
+//! channel) plane is one task: the plane is padded once into a scratch buffer split by row and
+//! column phase, so that for every stride each tap is one contiguous, vectorized run.
 
 use burn::tensor::Tensor;
 use rayon::prelude::*;
@@ -48,7 +47,7 @@ impl Depthwise {
         let bias = bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked contiguous"));
         let plane = Plane { h, w, kh, kw, ow, stride: self.stride, padding: self.padding };
         let mut out = vec![0f32; n * c * oh * ow];
-        out.par_chunks_mut(oh * ow).enumerate().for_each_init(Vec::new, |scratch, (i, out)| {
+        out.par_chunks_mut(oh * ow).enumerate().for_each_init(Scratch::default, |scratch, (i, out)| {
             let ch = i % c;
             let b = bias.map_or(0.0, |b| b[ch]);
             plane.run(&input[i * h * w..(i + 1) * h * w], &weights[ch * kh * kw..(ch + 1) * kh * kw], b, act, scratch, out);
@@ -69,7 +68,7 @@ struct Plane {
 }
 
 impl Plane {
-    fn run(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    fn run(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Scratch, out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has the features the function is compiled for.
@@ -80,48 +79,95 @@ impl Plane {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn run_avx2(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    fn run_avx2(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Scratch, out: &mut [f32]) {
         self.run_body(input, weights, bias, act, scratch, out)
     }
 
+    /// The padded plane is split by row and column phase into `s * s` sub-planes (phase
+    /// `(py, px)` holds padded rows `py, py + s, ...` and columns `px, px + s, ...`), so that
+    /// every tap `(ky, kx)` reads one sub-plane at a fixed offset. The output is computed with
+    /// the sub-planes' row pitch (the `phase_w - ow` extra columns are discarded): each tap is
+    /// then one contiguous run over the whole plane, eight outputs kept in registers across
+    /// all taps, with no per-row loop overhead on the small planes of the late stages.
     #[inline(always)]
-    fn run_body(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Vec<f32>, out: &mut [f32]) {
+    fn run_body(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Scratch, out: &mut [f32]) {
         let s = self.stride;
         let (top, bottom) = self.padding[0];
         let (left, right) = self.padding[1];
-        let rows = self.h + top + bottom;
-        let padded_w = self.w + left + right;
-        // Columns per phase: phase p holds padded columns p, p + s, p + 2s, ...
-        let phase_w = padded_w.div_ceil(s);
-        let row_len = phase_w * s;
-        scratch.clear();
-        scratch.resize(rows * row_len, 0.0);
+        let (phase_h, phase_w) = ((self.h + top + bottom).div_ceil(s), (self.w + left + right).div_ceil(s));
+        // One spare row and a vector of slack: the discarded columns of the last output rows
+        // read past the plane.
+        let sub_len = (phase_h + 1) * phase_w + LANES;
+        let planes = &mut scratch.planes;
+        planes.clear();
+        planes.resize(s * s * sub_len, 0.0);
         for y in 0..self.h {
-            let row = &mut scratch[(y + top) * row_len..(y + top + 1) * row_len];
-            for (x, &v) in input[y * self.w..(y + 1) * self.w].iter().enumerate() {
-                let col = x + left;
-                row[(col % s) * phase_w + col / s] = v;
+            let (py, row) = ((y + top) % s, (y + top) / s);
+            let src = &input[y * self.w..(y + 1) * self.w];
+            if s == 1 {
+                planes[row * phase_w + left..][..self.w].copy_from_slice(src);
+                continue;
             }
-        }
-        let ow = self.ow;
-        for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
-            out_row.fill(bias);
-            for ky in 0..self.kh {
-                let row = &scratch[(oy * s + ky) * row_len..(oy * s + ky + 1) * row_len];
-                for kx in 0..self.kw {
-                    let wgt = weights[ky * self.kw + kx];
-                    // Padded column ox * s + kx = phase kx % s, index ox + kx / s.
-                    let src = &row[(kx % s) * phase_w + kx / s..][..ow];
-                    for (o, &v) in out_row.iter_mut().zip(src) {
-                        *o += wgt * v;
-                    }
+            for px in 0..s {
+                // Input columns x with (x + left) % s == px, in order (no division per element).
+                let first_x = (px + s - left % s) % s;
+                let base = (py * s + px) * sub_len + row * phase_w + (first_x + left) / s;
+                for (j, &v) in src.iter().skip(first_x).step_by(s).enumerate() {
+                    planes[base + j] = v;
                 }
             }
-            for o in out_row.iter_mut() {
-                *o = act.apply(*o);
+        }
+        let taps: Vec<(usize, f32)> = (0..self.kh * self.kw)
+            .map(|t| {
+                let (ky, kx) = (t / self.kw, t % self.kw);
+                ((ky % s * s + kx % s) * sub_len + ky / s * phase_w + kx / s, weights[t])
+            })
+            .collect();
+        let oh = out.len() / self.ow;
+        let len = (oh * phase_w).next_multiple_of(LANES);
+        if scratch.acc.len() < len {
+            scratch.acc.resize(len, 0.0);
+        }
+        // Every element is written below: no need to clear.
+        let acc = &mut scratch.acc[..len];
+        let (blocks, rest) = acc.split_at_mut(len / BLOCK * BLOCK);
+        for (b, block) in blocks.chunks_exact_mut(BLOCK).enumerate() {
+            block.copy_from_slice(&accumulate::<BLOCK>(planes, &taps, b * BLOCK, bias));
+        }
+        for (c, chunk) in rest.chunks_exact_mut(LANES).enumerate() {
+            chunk.copy_from_slice(&accumulate::<LANES>(planes, &taps, blocks.len() + c * LANES, bias));
+        }
+        for (out_row, acc_row) in out.chunks_exact_mut(self.ow).zip(acc.chunks(phase_w)) {
+            for (o, &a) in out_row.iter_mut().zip(acc_row) {
+                *o = act.apply(a);
             }
         }
     }
+}
+
+/// Floats of one AVX2 register, and of the register block one pass over the taps keeps.
+const LANES: usize = 8;
+const BLOCK: usize = 4 * LANES;
+
+/// `bias + sum over taps of w * planes[offset + start + i]` for `i < N`: `N / 8` vector
+/// accumulators stay in registers while every tap is read once.
+#[inline(always)]
+fn accumulate<const N: usize>(planes: &[f32], taps: &[(usize, f32)], start: usize, bias: f32) -> [f32; N] {
+    let mut sum = [bias; N];
+    for &(offset, w) in taps {
+        let src: &[f32; N] = planes[offset + start..][..N].try_into().expect("N floats");
+        for (s, &v) in sum.iter_mut().zip(src) {
+            *s = v.mul_add(w, *s);
+        }
+    }
+    sum
+}
+
+/// A task's reusable buffers: the phase-split padded plane and the pitched output.
+#[derive(Default)]
+struct Scratch {
+    planes: Vec<f32>,
+    acc: Vec<f32>,
 }
 
 #[cfg(test)]
