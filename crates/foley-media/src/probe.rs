@@ -87,8 +87,41 @@ struct StreamJson {
 }
 
 /// Describes `path`; fails with a precise reason if it is not a readable media file.
+///
+/// A job asks about its input several times (checks, frame readers, mux): the answer for a file
+/// whose size and modification time are unchanged is remembered for the process, so ffprobe
+/// runs once per file version.
 pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     check_input(path)?;
+    let key = std::fs::canonicalize(path).ok().zip(std::fs::metadata(path).ok().and_then(|m| Some((m.len(), m.modified().ok()?))));
+    if let Some((file, version)) = &key
+        && let Some(info) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(file).filter(|(v, _)| v == version)
+    {
+        return Ok(MediaInfo { path: path.display().to_string(), ..info.1.clone() });
+    }
+    let info = run_ffprobe(path)?;
+    if let Some((file, version)) = key {
+        let mut cache = cache().lock().unwrap_or_else(|e| e.into_inner());
+        // A server probes every upload: keep the memory bounded.
+        if cache.len() >= PROBE_CACHE_FILES {
+            cache.clear();
+        }
+        cache.insert(file, (version, info.clone()));
+    }
+    Ok(info)
+}
+
+/// Files whose probe is remembered at once.
+const PROBE_CACHE_FILES: usize = 64;
+
+type ProbeCache = std::collections::HashMap<std::path::PathBuf, ((u64, std::time::SystemTime), MediaInfo)>;
+
+fn cache() -> &'static std::sync::Mutex<ProbeCache> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<ProbeCache>> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn run_ffprobe(path: &Path) -> Result<MediaInfo, MediaError> {
     let mut cmd = tool_command("ffprobe")?;
     cmd.args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"]).arg(path);
     let out = output(&mut cmd, path)?;

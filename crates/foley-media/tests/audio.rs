@@ -112,3 +112,25 @@ fn video_without_audio_is_named() {
     assert_eq!(err.to_string(), format!("{}: has no audio stream", path.display()));
     assert!(matches!(decode_audio(&path, 0), Err(MediaError::InvalidArgument(_))));
 }
+
+/// Probes are remembered per file version: a file rewritten in place (new size or time) is
+/// probed again, one put back under another name still answers with that name.
+#[test]
+fn probe_answers_for_the_file_as_it_is_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.wav");
+    write_wav(&path, &signal(16_000, 16_000), 16_000).unwrap();
+    let first = foley_media::probe(&path).unwrap();
+    assert!((first.duration.unwrap() - 1.0).abs() < 1e-3, "{first:?}");
+    assert_eq!(foley_media::probe(&path).unwrap().duration, first.duration);
+    write_wav(&path, &signal(32_000, 16_000), 16_000).unwrap();
+    let second = foley_media::probe(&path).unwrap();
+    assert!((second.duration.unwrap() - 2.0).abs() < 1e-3, "{second:?}");
+    std::fs::write(&path, b"not audio").unwrap();
+    assert!(matches!(foley_media::probe(&path), Err(MediaError::Unreadable { .. })), "a file turned to junk is probed again");
+    let link = dir.path().join("b.wav");
+    write_wav(&path, &signal(16_000, 16_000), 16_000).unwrap();
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    foley_media::probe(&path).unwrap();
+    assert_eq!(foley_media::probe(&link).unwrap().path, link.display().to_string());
+}
