@@ -5,6 +5,7 @@
 //! (Griffin & Lim 1984) with the "fast Griffin-Lim" momentum of Perraudin et al. 2013, as in
 //! torchaudio's `GriffinLim`.
 
+use rayon::prelude::*;
 use realfft::num_complex::Complex;
 
 use crate::{DspError, Mel, MelSpectrogram};
@@ -57,11 +58,11 @@ impl GriffinLim {
         for _ in 0..self.iterations {
             let spec: Vec<_> = target.iter().zip(&angles).map(|(&s, &a)| a * s).collect();
             let (rebuilt, _) = stft.forward(&stft.inverse(&spec, n_frames));
-            for ((a, &r), p) in angles.iter_mut().zip(&rebuilt).zip(&mut previous) {
+            angles.par_iter_mut().zip(&rebuilt).zip(&mut previous).with_min_len(4096).for_each(|((a, &r), p)| {
                 let v = r - *p * accel;
                 *a = v / (v.norm() + 1e-16);
                 *p = r;
-            }
+            });
         }
         let spec: Vec<_> = target.iter().zip(&angles).map(|(&s, &a)| a * s).collect();
         let signal = stft.inverse(&spec, n_frames);

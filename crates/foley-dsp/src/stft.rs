@@ -6,8 +6,12 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+/// Frames per parallel task: enough work per task to pay for its scratch buffers.
+const FRAMES_PER_TASK: usize = 16;
 
 /// A planned STFT for one `(n_fft, hop)` geometry. Computation is in f64.
 pub struct Stft {
@@ -42,15 +46,18 @@ impl Stft {
         let n_frames = if padded.len() < self.n_fft { 0 } else { (padded.len() - self.n_fft) / self.hop + 1 };
         let n_freqs = self.n_freqs();
         let mut out = vec![Complex::new(0.0, 0.0); n_frames * n_freqs];
-        let mut frame = self.forward.make_input_vec();
-        let mut scratch = self.forward.make_scratch_vec();
-        for (t, spectrum) in out.chunks_exact_mut(n_freqs).enumerate() {
-            let start = t * self.hop;
-            for (i, x) in frame.iter_mut().enumerate() {
-                *x = padded[start + i] * self.window[i];
+        // Frames are independent: each task transforms its own, the result is the same bits.
+        out.par_chunks_mut(FRAMES_PER_TASK * n_freqs).enumerate().for_each(|(task, spectra)| {
+            let mut frame = self.forward.make_input_vec();
+            let mut scratch = self.forward.make_scratch_vec();
+            for (k, spectrum) in spectra.chunks_exact_mut(n_freqs).enumerate() {
+                let start = (task * FRAMES_PER_TASK + k) * self.hop;
+                for (i, x) in frame.iter_mut().enumerate() {
+                    *x = padded[start + i] * self.window[i];
+                }
+                self.forward.process_with_scratch(&mut frame, spectrum, &mut scratch).expect("buffer sizes come from the same plan");
             }
-            self.forward.process_with_scratch(&mut frame, spectrum, &mut scratch).expect("buffer sizes come from the same plan");
-        }
+        });
         (out, n_frames)
     }
 
@@ -59,17 +66,24 @@ impl Stft {
     pub fn inverse(&self, spectrum: &[Complex<f64>], n_frames: usize) -> Vec<f64> {
         let n_freqs = self.n_freqs();
         let padded_len = (n_frames.max(1) - 1) * self.hop + self.n_fft;
+        // The inverse transforms run in parallel, the overlap-add in frame order (the same sums
+        // in the same order as a serial loop).
+        let mut frames = vec![0.0f64; n_frames * self.n_fft];
+        frames.par_chunks_mut(FRAMES_PER_TASK * self.n_fft).enumerate().for_each(|(task, out)| {
+            let mut bins = self.inverse.make_input_vec();
+            let mut scratch = self.inverse.make_scratch_vec();
+            for (k, frame) in out.chunks_exact_mut(self.n_fft).enumerate() {
+                let t = task * FRAMES_PER_TASK + k;
+                bins.copy_from_slice(&spectrum[t * n_freqs..(t + 1) * n_freqs]);
+                // A real signal's DC and Nyquist bins are real; drop rounding residue there.
+                bins[0].im = 0.0;
+                bins[n_freqs - 1].im = 0.0;
+                self.inverse.process_with_scratch(&mut bins, frame, &mut scratch).expect("buffer sizes come from the same plan");
+            }
+        });
         let mut acc = vec![0.0f64; padded_len];
         let mut norm = vec![0.0f64; padded_len];
-        let mut bins = self.inverse.make_input_vec();
-        let mut frame = self.inverse.make_output_vec();
-        let mut scratch = self.inverse.make_scratch_vec();
-        for t in 0..n_frames {
-            bins.copy_from_slice(&spectrum[t * n_freqs..(t + 1) * n_freqs]);
-            // A real signal's DC and Nyquist bins are real; drop rounding residue there.
-            bins[0].im = 0.0;
-            bins[n_freqs - 1].im = 0.0;
-            self.inverse.process_with_scratch(&mut bins, &mut frame, &mut scratch).expect("buffer sizes come from the same plan");
+        for (t, frame) in frames.chunks_exact(self.n_fft).enumerate() {
             let start = t * self.hop;
             for i in 0..self.n_fft {
                 let w = self.window[i];
