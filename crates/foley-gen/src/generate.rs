@@ -31,9 +31,16 @@ pub struct Encoders {
 
 impl Encoders {
     /// EfficientNet-Lite0 and MiniLM from the model cache, the sync backbone from `sync_model`.
+    /// Reading and converting the files is serial work: the three load side by side.
     pub fn load(cache: &ModelCache, sync_model: &Path, device: &Device) -> Result<Self> {
-        let (sync, sync_config) = SyncModel::load(sync_model, device)?;
-        Ok(Self { frames: EfficientNetLite0::from_cache(cache, device)?, text: MiniLm::from_cache(cache, device)?, sync, sync_config, device: device.clone() })
+        let (frames, (text, sync)) = std::thread::scope(|scope| {
+            let frames = scope.spawn(|| EfficientNetLite0::from_cache(cache, device));
+            let text = scope.spawn(|| MiniLm::from_cache(cache, device));
+            let sync = SyncModel::load(sync_model, device);
+            (frames.join().expect("EfficientNet loading panicked"), (text.join().expect("MiniLM loading panicked"), sync))
+        });
+        let (sync, sync_config) = sync?;
+        Ok(Self { frames: frames?, text: text?, sync, sync_config, device: device.clone() })
     }
 
     /// `[text_seq_len, 384]` MiniLM token states of `text`, zero-padded / truncated.

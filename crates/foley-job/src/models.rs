@@ -33,11 +33,15 @@ impl Models {
         let device = Device::flex();
         let cache = ModelCache::from_env()?;
         Ok(match choice {
-            ModelChoice::Embedded { generator, sync } => Self::Embedded {
-                generator: Generator::load(generator, &device)?,
-                encoders: Arc::new(Encoders::load(&cache, sync, &device)?),
-                choice: choice.clone(),
-            },
+            ModelChoice::Embedded { generator: path, sync } => {
+                // The generator loads while the encoders do.
+                let (generator, encoders) = std::thread::scope(|scope| {
+                    let generator = scope.spawn(|| Generator::load(path, &device));
+                    let encoders = Encoders::load(&cache, sync, &device);
+                    (generator.join().expect("generator loading panicked"), encoders)
+                });
+                Self::Embedded { generator: generator?, encoders: Arc::new(encoders?), choice: choice.clone() }
+            }
             ModelChoice::Mmaudio { variant, dir, dtype } => {
                 let dtype = match dtype {
                     Precision::F32 => DType::F32,

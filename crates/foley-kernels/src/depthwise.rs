@@ -101,11 +101,29 @@ impl Plane {
         let planes = &mut scratch.planes;
         planes.clear();
         planes.resize(s * s * sub_len, 0.0);
+        // Padded row y + top is row (y + top) / s of row phase (y + top) % s, kept by counting.
+        let (mut next_py, mut next_row) = (top % s, top / s);
         for y in 0..self.h {
-            let (py, row) = ((y + top) % s, (y + top) / s);
             let src = &input[y * self.w..(y + 1) * self.w];
+            let (py, row) = (next_py, next_row);
+            (next_py, next_row) = if py + 1 == s { (0, row + 1) } else { (py + 1, row) };
             if s == 1 {
                 planes[row * phase_w + left..][..self.w].copy_from_slice(src);
+                continue;
+            }
+            if s == 2 {
+                // Even and odd padded columns, by pairs (vectorizes; the general loop below does not).
+                let (first, second) = (py * 2 * sub_len, (py * 2 + 1) * sub_len);
+                let (even, odd) = if left % 2 == 0 { (first, second) } else { (second, first) };
+                let (even, odd) = (even + row * phase_w + left / 2, odd + row * phase_w + left.div_ceil(2));
+                let pairs = self.w / 2;
+                for (j, pair) in src.chunks_exact(2).enumerate() {
+                    planes[even + j] = pair[0];
+                    planes[odd + j] = pair[1];
+                }
+                if self.w % 2 == 1 {
+                    planes[even + pairs] = src[self.w - 1];
+                }
                 continue;
             }
             for px in 0..s {

@@ -41,7 +41,8 @@ type Shared = State<Arc<AppState>>;
 /// `POST /api/jobs`: the upload is saved, checked as `foley generate` checks its input, and
 /// queued.
 pub(crate) async fn create(State(app): Shared, form: Result<Multipart, MultipartRejection>) -> Result<Response, ApiError> {
-    let form = form.map_err(|e| ApiError::bad_request(format!("expected a multipart/form-data upload with the video in field \"video\": {}", e.body_text())))?;
+    let form =
+        form.map_err(|e| ApiError::bad_request(format!("expected a multipart/form-data upload with the video in field \"video\": {}", e.body_text())))?;
     let id = jobs::new_id().map_err(|e| ApiError::internal(format!("no random job id: {e}")))?;
     let dir = JobDir::create(&app.jobs_root, &id).map_err(|e| ApiError::internal(format!("creating the job's folder in {}: {e}", app.jobs_root.display())))?;
     let upload = form::read(form, dir.path(), app.max_upload, &app.defaults).await?;

@@ -16,7 +16,10 @@ use crate::http::ApiError;
 enum Span {
     Whole,
     /// `start..=end`, within the file.
-    Part { start: u64, end: u64 },
+    Part {
+        start: u64,
+        end: u64,
+    },
     Unsatisfiable,
 }
 
@@ -31,7 +34,8 @@ pub(crate) async fn send(path: &Path, content_type: &'static str, download_name:
         Span::Whole => (StatusCode::OK, 0, len),
         Span::Part { start, end } => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
         Span::Unsatisfiable => {
-            let mut response = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, format!("range {} is outside the file ({len} bytes)", range.unwrap_or(""))).into_response();
+            let mut response =
+                ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, format!("range {} is outside the file ({len} bytes)", range.unwrap_or(""))).into_response();
             response.headers_mut().insert(header::CONTENT_RANGE, header_value(&format!("bytes */{len}")));
             return Ok(response);
         }

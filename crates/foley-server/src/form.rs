@@ -289,7 +289,10 @@ mod tests {
 
     #[test]
     fn command_line_flags_become_field_names() {
-        assert_eq!(in_form_terms("--loudness must be below 0 LUFS and --true-peak at most 0 dBTP"), "loudness must be below 0 LUFS and true_peak at most 0 dBTP");
+        assert_eq!(
+            in_form_terms("--loudness must be below 0 LUFS and --true-peak at most 0 dBTP"),
+            "loudness must be below 0 LUFS and true_peak at most 0 dBTP"
+        );
         assert_eq!(in_form_terms("--reference-audio cannot be combined with --inpaint"), "reference_audio cannot be combined with inpaint");
         assert_eq!(in_form_terms("give it with --audio FILE"), "give it with the file field \"audio\"");
     }

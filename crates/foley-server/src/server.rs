@@ -57,9 +57,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer> {
     let loading = choice.clone();
     let models = tokio::task::spawn_blocking(move || Models::load(&loading)).await?.with_context(|| format!("loading the model {model}"))?;
     let jobs = Arc::new(Jobs::new(config.queue, config.job_timeout));
-    let workers = (0..config.workers)
-        .map(|i| crate::worker::spawn(i, jobs.clone(), models.fork()).context("starting a worker thread"))
-        .collect::<Result<Vec<_>>>()?;
+    let workers =
+        (0..config.workers).map(|i| crate::worker::spawn(i, jobs.clone(), models.fork()).context("starting a worker thread")).collect::<Result<Vec<_>>>()?;
     drop(models);
 
     let (stop, stopped) = watch::channel(false);

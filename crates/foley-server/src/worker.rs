@@ -15,8 +15,8 @@ use foley_eval::report::{MelPanel, write_comparison_png};
 use foley_job::{Models, Outputs, Plan, Progress};
 use foley_seq::MelConfig;
 
-use crate::jobs::{JobId, Jobs};
 use crate::job_dir;
+use crate::jobs::{JobId, Jobs};
 
 /// Starts worker `index` on `models` (a fork of the loaded weights).
 pub(crate) fn spawn(index: usize, jobs: Arc<Jobs>, models: Models) -> std::io::Result<JoinHandle<()>> {

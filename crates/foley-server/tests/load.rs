@@ -82,13 +82,8 @@ fn many_clients_no_failed_request_bounded_memory() {
     let workers: usize = env_or("FOLEY_LOAD_WORKERS", 1);
     let data = tempfile::tempdir().unwrap();
     // Every client has at most one job waiting, so a queue of `clients` never refuses one.
-    let config = ServerConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        workers,
-        queue: clients,
-        data: Some(data.path().to_path_buf()),
-        ..ServerConfig::default()
-    };
+    let config =
+        ServerConfig { addr: "127.0.0.1:0".parse().unwrap(), workers, queue: clients, data: Some(data.path().to_path_buf()), ..ServerConfig::default() };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = runtime.block_on(start(config)).expect("server starts");
     let base = format!("http://{}", server.addr);
