@@ -12,13 +12,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d, PaddingConfig2d};
 use burn::prelude::*;
 use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::DType;
 use burn::tensor::activation::gelu;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use foley_kernels::conv::{Activation, bias_act};
 use foley_seq::{LogBase, MelConfig, SequenceConfig};
 use serde::{Deserialize, Serialize};
 
@@ -81,6 +84,9 @@ impl TemporalBlock {
     }
 }
 
+/// Zero padding of the stem's 3x3 convolutions, on every side.
+const STEM_PAD: usize = 1;
+
 /// Per-frame CNN: four stride-2 3x3 convolutions, then a linear map of the 4x4 grid to `dim`
 /// (keeping where things are, which is what motion and contact show up in).
 #[derive(Module, Debug)]
@@ -94,7 +100,12 @@ impl FrameStem {
         let widths = [SyncConfig::FRAME_CHANNELS, 24, 48, 64, 64];
         let convs = widths
             .windows(2)
-            .map(|w| Conv2dConfig::new([w[0], w[1]], [3, 3]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device))
+            .map(|w| {
+                Conv2dConfig::new([w[0], w[1]], [3, 3])
+                    .with_stride([2, 2])
+                    .with_padding(PaddingConfig2d::Explicit(STEM_PAD, STEM_PAD, STEM_PAD, STEM_PAD))
+                    .init(device)
+            })
             .collect();
         let grid = config.frame_size / 16;
         Self { convs, proj: LinearConfig::new(64 * grid * grid, config.dim).init(device) }
@@ -104,7 +115,9 @@ impl FrameStem {
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = x;
         for conv in &self.convs {
-            x = gelu(conv.forward(x));
+            // Bias and GELU in one pass over all cores (burn runs GELU on one thread).
+            let options = ConvOptions::new(conv.stride, [STEM_PAD; 2], conv.dilation, conv.groups);
+            x = bias_act(conv2d(x, conv.weight.val(), None, options), conv.bias.as_ref().map(Param::val), None, Activation::Gelu);
         }
         self.proj.forward(x.flatten(1, 3))
     }

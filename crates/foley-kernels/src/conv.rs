@@ -12,6 +12,8 @@ pub enum Activation {
     Identity,
     /// `min(max(x, 0), 6)` (MobileNet / EfficientNet-Lite); NaN stays NaN, as burn's clamp.
     Relu6,
+    /// `x / 2 * (1 + erf(x / sqrt 2))`, the same expression and erf as burn flex's `gelu`.
+    Gelu,
 }
 
 impl Activation {
@@ -20,6 +22,7 @@ impl Activation {
         match self {
             Self::Identity => x,
             Self::Relu6 => x.clamp(0.0, 6.0),
+            Self::Gelu => 0.5 * x * (1.0 + libm::erff(x / std::f32::consts::SQRT_2)),
         }
     }
 
@@ -27,6 +30,7 @@ impl Activation {
         match self {
             Self::Identity => x,
             Self::Relu6 => x.clamp(0.0, 6.0),
+            Self::Gelu => burn::tensor::activation::gelu(x),
         }
     }
 }
@@ -112,7 +116,7 @@ mod tests {
             let x = Tensor::<4>::from_data(TensorData::new(values(len, 1), [n, c, h, w]), &device);
             let r = Tensor::<4>::from_data(TensorData::new(values(len, 2), [n, c, h, w]), &device);
             let b = Tensor::<1>::from_data(TensorData::new(values(c, 3), [c]), &device);
-            for act in [Activation::Identity, Activation::Relu6] {
+            for act in [Activation::Identity, Activation::Relu6, Activation::Gelu] {
                 for (bias, residual) in [(None, None), (Some(b.clone()), None), (Some(b.clone()), Some(r.clone())), (None, Some(r.clone()))] {
                     let mut want = x.clone();
                     if let Some(b) = &bias {
