@@ -61,16 +61,13 @@ pub fn mux(video: &Path, audio: &Path, out: &Path) -> Result<(), MediaError> {
         return Err(MediaError::NoFrames { path: video.into(), detail: String::new() });
     }
     let container = container_for(video, vstream, out)?;
-    let ainfo = probe(audio)?;
-    if ainfo.audio.is_empty() {
-        return Err(MediaError::NoAudio { path: audio.into() });
-    }
+    let channels = audio_channels(audio)?;
     let duration =
         vstream.duration.or(vinfo.duration).ok_or_else(|| MediaError::Unreadable { path: video.into(), detail: "the video's duration is unknown".into() })?;
 
     // AAC and Opus take mono or stereo in standard layouts; "1 channel (FL)" (our WAVs) or 5.1 inputs
     // are remixed by naming the channel count.
-    let channels = ainfo.audio[0].channels.clamp(1, 2).to_string();
+    let channels = channels.clamp(1, 2).to_string();
     let tmp = AtomicOutput::new(out)?;
     let mut cmd = ffmpeg()?;
     cmd.arg("-i").arg(video).arg("-i").arg(audio);
@@ -90,6 +87,16 @@ pub fn mux(video: &Path, audio: &Path, out: &Path) -> Result<(), MediaError> {
         other => other?,
     };
     tmp.commit()
+}
+
+/// Channels of `audio`'s first audio stream. A WAV's header says it (foley's own soundtracks:
+/// no ffprobe process for them); anything else is probed.
+fn audio_channels(audio: &Path) -> Result<u32, MediaError> {
+    if let Ok(wav) = hound::WavReader::open(audio) {
+        return Ok(wav.spec().channels.into());
+    }
+    let info = probe(audio)?;
+    info.audio.first().map(|a| a.channels).ok_or_else(|| MediaError::NoAudio { path: audio.into() })
 }
 
 /// Reads every packet of `path` without decoding and reports a truncated file.
