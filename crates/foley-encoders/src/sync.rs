@@ -22,6 +22,7 @@ use burn::tensor::activation::gelu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use foley_kernels::conv::{Activation, bias_act};
+use foley_kernels::im2col::BatchedConv;
 use foley_seq::{LogBase, MelConfig, SequenceConfig};
 use serde::{Deserialize, Serialize};
 
@@ -115,9 +116,17 @@ impl FrameStem {
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = x;
         for conv in &self.convs {
-            // Bias and GELU in one pass over all cores (burn runs GELU on one thread).
-            let options = ConvOptions::new(conv.stride, [STEM_PAD; 2], conv.dilation, conv.groups);
-            x = bias_act(conv2d(x, conv.weight.val(), None, options), conv.bias.as_ref().map(Param::val), None, Activation::Gelu);
+            // All frames as one matrix product, bias and GELU on the way out (burn convolves frame
+            // by frame and runs GELU on one thread); burn's ops under autodiff.
+            let (weight, bias) = (conv.weight.val(), conv.bias.as_ref().map(Param::val));
+            let batched = BatchedConv { stride: conv.stride[0], padding: STEM_PAD };
+            x = match batched.forward(&x, &weight, bias.as_ref(), Activation::Gelu) {
+                Some(y) => y,
+                None => {
+                    let options = ConvOptions::new(conv.stride, [STEM_PAD; 2], conv.dilation, conv.groups);
+                    bias_act(conv2d(x, weight, None, options), bias, None, Activation::Gelu)
+                }
+            };
         }
         self.proj.forward(x.flatten(1, 3))
     }

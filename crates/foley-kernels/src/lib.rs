@@ -5,8 +5,10 @@
 //! full pass over memory each. These kernels do such work over chunks on all rayon threads, in
 //! one pass, for contiguous f32 tensors on the flex backend outside autodiff; every entry point
 //! falls back to the plain burn ops otherwise, so results do not depend on the path. The depthwise
-//! convolution replaces flex's generic grouped path (a quarter of EfficientNet-Lite0's time).
+//! convolution replaces flex's generic grouped path (a quarter of EfficientNet-Lite0's time), the
+//! batched im2col convolution flex's per-image path on many small images (the sync backbone).
 
 pub mod conv;
 pub mod depthwise;
 pub mod flex;
+pub mod im2col;
