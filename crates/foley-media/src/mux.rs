@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::ffmpeg::{ffmpeg, run};
+use crate::ffmpeg::{check_input, ffmpeg, run};
 use crate::{AtomicOutput, MediaError, VideoStream, ensure_not_input, probe};
 
 /// How a soundtrack is put into an output container: which video codecs it can carry as a
@@ -92,6 +92,8 @@ pub fn mux(video: &Path, audio: &Path, out: &Path) -> Result<(), MediaError> {
 /// Channels of `audio`'s first audio stream. A WAV's header says it (foley's own soundtracks:
 /// no ffprobe process for them); anything else is probed.
 fn audio_channels(audio: &Path) -> Result<u32, MediaError> {
+    // Before any read: a FIFO or device would block the header read forever.
+    check_input(audio)?;
     if let Ok(wav) = hound::WavReader::open(audio) {
         return Ok(wav.spec().channels.into());
     }
