@@ -99,7 +99,7 @@ mod tests {
     use burn::tensor::{Device, TensorData};
 
     fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5) * 20.0).collect()
+        crate::test_values(n, seed, 20.0)
     }
 
     fn vec(t: Tensor<4>) -> Vec<f32> {

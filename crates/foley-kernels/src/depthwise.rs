@@ -196,7 +196,7 @@ mod tests {
     use burn::tensor::{Device, TensorData};
 
     fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5) * 4.0).collect()
+        crate::test_values(n, seed, 4.0)
     }
 
     /// Against burn's grouped convolution: kernels 3 and 5, strides 1 and 2, even and odd

@@ -114,7 +114,7 @@ mod tests {
     use burn::tensor::ops::ConvOptions;
 
     fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5) * 4.0).collect()
+        crate::test_values(n, seed, 4.0)
     }
 
     /// Against burn's convolution then GELU: strides 1 and 2, padding 0 and 1, odd sizes, a

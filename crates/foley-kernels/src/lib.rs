@@ -12,3 +12,10 @@ pub mod conv;
 pub mod depthwise;
 pub mod flex;
 pub mod im2col;
+
+/// Deterministic test inputs: `n` values spread evenly over `[-scale / 2, scale / 2)` in a
+/// scrambled order (a multiplicative hash of the index).
+#[cfg(test)]
+pub(crate) fn test_values(n: usize, seed: u32, scale: f32) -> Vec<f32> {
+    (0..n).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1 << 24) as f32 - 0.5) * scale).collect()
+}
