@@ -45,7 +45,7 @@ impl Depthwise {
         let input = x.as_slice::<f32>()?;
         let weights = weight.as_slice::<f32>()?;
         let bias = bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked contiguous"));
-        let plane = Plane { h, w, kh, kw, ow, stride: self.stride, padding: self.padding };
+        let plane = Plane::new(h, w, kh, kw, ow, self.stride, self.padding);
         let mut out = vec![0f32; n * c * oh * ow];
         out.par_chunks_mut(oh * ow).enumerate().for_each_init(Scratch::default, |scratch, (i, out)| {
             let ch = i % c;
@@ -56,18 +56,38 @@ impl Depthwise {
     }
 }
 
-/// One channel plane's geometry.
+/// One channel plane's geometry, the same for every plane of a call (see [`Plane::run_body`]
+/// for the layout).
 struct Plane {
     h: usize,
     w: usize,
-    kh: usize,
-    kw: usize,
     ow: usize,
     stride: usize,
     padding: [(usize, usize); 2],
+    /// Columns of a phase sub-plane, which is also the pitch of the output computed.
+    phase_w: usize,
+    /// Floats of one sub-plane, slack included.
+    sub_len: usize,
+    /// Where tap `ky * kw + kx` starts reading in the phase-split plane.
+    tap_offsets: Vec<usize>,
 }
 
 impl Plane {
+    fn new(h: usize, w: usize, kh: usize, kw: usize, ow: usize, s: usize, padding: [(usize, usize); 2]) -> Self {
+        let ((top, bottom), (left, right)) = (padding[0], padding[1]);
+        let (phase_h, phase_w) = ((h + top + bottom).div_ceil(s), (w + left + right).div_ceil(s));
+        // One spare row and a vector of slack: the discarded columns of the last output rows
+        // read past the plane.
+        let sub_len = (phase_h + 1) * phase_w + LANES;
+        let tap_offsets = (0..kh * kw)
+            .map(|t| {
+                let (ky, kx) = (t / kw, t % kw);
+                (ky % s * s + kx % s) * sub_len + ky / s * phase_w + kx / s
+            })
+            .collect();
+        Self { h, w, ow, stride: s, padding, phase_w, sub_len, tap_offsets }
+    }
+
     fn run(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Scratch, out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
@@ -91,13 +111,8 @@ impl Plane {
     /// all taps, with no per-row loop overhead on the small planes of the late stages.
     #[inline(always)]
     fn run_body(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Scratch, out: &mut [f32]) {
-        let s = self.stride;
-        let (top, bottom) = self.padding[0];
-        let (left, right) = self.padding[1];
-        let (phase_h, phase_w) = ((self.h + top + bottom).div_ceil(s), (self.w + left + right).div_ceil(s));
-        // One spare row and a vector of slack: the discarded columns of the last output rows
-        // read past the plane.
-        let sub_len = (phase_h + 1) * phase_w + LANES;
+        let (s, phase_w, sub_len) = (self.stride, self.phase_w, self.sub_len);
+        let (top, left) = (self.padding[0].0, self.padding[1].0);
         let planes = &mut scratch.planes;
         planes.clear();
         planes.resize(s * s * sub_len, 0.0);
@@ -135,12 +150,7 @@ impl Plane {
                 }
             }
         }
-        let taps: Vec<(usize, f32)> = (0..self.kh * self.kw)
-            .map(|t| {
-                let (ky, kx) = (t / self.kw, t % self.kw);
-                ((ky % s * s + kx % s) * sub_len + ky / s * phase_w + kx / s, weights[t])
-            })
-            .collect();
+        let taps = (&self.tap_offsets[..], weights);
         let oh = out.len() / self.ow;
         let len = (oh * phase_w).next_multiple_of(LANES);
         if scratch.acc.len() < len {
@@ -150,10 +160,10 @@ impl Plane {
         let acc = &mut scratch.acc[..len];
         let (blocks, rest) = acc.split_at_mut(len / BLOCK * BLOCK);
         for (b, block) in blocks.chunks_exact_mut(BLOCK).enumerate() {
-            block.copy_from_slice(&accumulate::<BLOCK>(planes, &taps, b * BLOCK, bias));
+            block.copy_from_slice(&accumulate::<BLOCK>(planes, taps, b * BLOCK, bias));
         }
         for (c, chunk) in rest.chunks_exact_mut(LANES).enumerate() {
-            chunk.copy_from_slice(&accumulate::<LANES>(planes, &taps, blocks.len() + c * LANES, bias));
+            chunk.copy_from_slice(&accumulate::<LANES>(planes, taps, blocks.len() + c * LANES, bias));
         }
         for (out_row, acc_row) in out.chunks_exact_mut(self.ow).zip(acc.chunks(phase_w)) {
             for (o, &a) in out_row.iter_mut().zip(acc_row) {
@@ -167,12 +177,13 @@ impl Plane {
 const LANES: usize = 8;
 const BLOCK: usize = 4 * LANES;
 
-/// `bias + sum over taps of w * planes[offset + start + i]` for `i < N`: `N / 8` vector
-/// accumulators stay in registers while every tap is read once.
+/// `bias + sum over taps of w * planes[offset + start + i]` for `i < N`, the taps given as
+/// `(offsets, weights)`: `N / 8` vector accumulators stay in registers while every tap is read
+/// once.
 #[inline(always)]
-fn accumulate<const N: usize>(planes: &[f32], taps: &[(usize, f32)], start: usize, bias: f32) -> [f32; N] {
+fn accumulate<const N: usize>(planes: &[f32], (offsets, weights): (&[usize], &[f32]), start: usize, bias: f32) -> [f32; N] {
     let mut sum = [bias; N];
-    for &(offset, w) in taps {
+    for (&offset, &w) in offsets.iter().zip(weights) {
         let src: &[f32; N] = planes[offset + start..][..N].try_into().expect("N floats");
         for (s, &v) in sum.iter_mut().zip(src) {
             *s = v.mul_add(w, *s);
