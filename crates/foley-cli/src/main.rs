@@ -42,8 +42,10 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// The flow network (MMAudio MM-DiT): one forward pass on tensors from a file, or a benchmark.
     Flow(cmd::flow::FlowArgs),
-    /// Train a model (`foley train gen CONFIG.toml`: the generator; `envelope` / `vama`: its timing-envelope predictor / VAMA-pretrained semantic projection; `sync`: the sync backbone on foley-sim).
+    /// Train a model (`foley train gen CONFIG.toml`: the generator; `envelope` / `vama`: its timing-envelope predictor / VAMA-pretrained semantic projection; `sync`: the sync backbone on foley-sim; `vocoder`: the neural vocoder on real recordings).
     Train(cmd::train::TrainArgs),
+    /// Decode a mel (a `foley mel --tensor` file, or any file's audio) with foley's vocoder or Griffin-Lim.
+    Vocode(cmd::vocode::VocodeArgs),
     /// Give a video a soundtrack: features -> flow sampling -> mel -> Griffin-Lim -> muxed mp4 + wav.
     Generate(cmd::generate::GenerateArgs),
     /// MMAudio's released pipeline part by part (`foley mmaudio check COMPONENT ...`): outputs on test tensors.
@@ -96,6 +98,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Flow(args) => cmd::flow::run(args),
         Command::Train(args) => cmd::train::run(args),
+        Command::Vocode(args) => cmd::vocode::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Mmaudio(args) => cmd::mmaudio::run(args),
         Command::Batch(args) => cmd::batch::run(args),

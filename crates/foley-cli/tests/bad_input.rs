@@ -206,9 +206,32 @@ fn mel_then_griffin_lim_on_a_real_clip() {
     let audio = foley_media::decode_audio(&wav, config.sample_rate).unwrap();
     assert_eq!(audio.len(), frames * config.hop, "wav length = frames x hop");
     assert!(audio.iter().any(|v| v.abs() > 1e-3), "not silent");
+    // The same mel through `foley vocode`, and the clip resynthesized through its own mel.
+    let (z, r) = (dir.path().join("z.wav"), dir.path().join("r.wav"));
+    let out = foley(&[&"vocode", &tensor, &"-o", &z, &"--decoder", &"griffin-lim", &"--iterations", &"16"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(foley_media::decode_audio(&z, config.sample_rate).unwrap().len(), frames * config.hop);
+    let out = foley(&[&"vocode", &clip, &"-o", &r, &"--decoder", &"griffin-lim", &"--iterations", &"16", &"--score"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("distance to the original: mel L1"));
     let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     names.sort();
-    assert_eq!(names, ["x.png", "x.safetensors", "y.wav"], "no temporaries");
+    assert_eq!(names, ["r.wav", "x.png", "x.safetensors", "y.wav", "z.wav"], "no temporaries");
+}
+
+#[test]
+fn vocode_bad_input() {
+    let f = fixtures();
+    let wav = f.out.join("y.wav");
+    let mut cases: Vec<(PathBuf, &str)> = f.common.clone();
+    cases.push((f.good_video.clone(), "has no audio stream"));
+    for (file, phrase) in &cases {
+        expect_failure(&f, &[&"vocode", file, &"-o", &wav, &"--decoder", &"griffin-lim"], file, phrase);
+    }
+    let missing = f.out.join("missing-vocoder.safetensors");
+    expect_failure(&f, &[&"vocode", &f.good_audio, &"-o", &wav, &"--model", &missing], &missing, "no vocoder");
+    // The output may not be the input.
+    expect_failure(&f, &[&"vocode", &f.good_audio, &"-o", &f.good_audio, &"--decoder", &"griffin-lim"], &f.good_audio, "input");
 }
 
 /// Happy path of `foley frames`: 1 s at 8 fps -> frame_000000..7.png (32x32), into a new

@@ -1,9 +1,11 @@
 //! Decoders: from a generator's latent to a mel spectrogram (MMAudio's VAE, [`vae`]) and from a
 //! mel spectrogram to a waveform (BigVGAN, [`bigvgan`]), loading the released checkpoints under
-//! their own keys. Griffin-Lim, the weight-free decoder, lives in `foley-dsp`.
+//! their own keys, and foley's own vocoder trained here ([`vocos`]). Griffin-Lim, the weight-free
+//! decoder, lives in `foley-dsp`.
 
 pub mod bigvgan;
 pub mod vae;
+pub mod vocos;
 
 use std::path::PathBuf;
 

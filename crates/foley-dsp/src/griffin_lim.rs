@@ -77,13 +77,12 @@ impl GriffinLim {
 fn linear_from_mel(converter: &MelSpectrogram, mel: &Mel) -> Vec<f64> {
     let cfg = converter.config();
     let (n_mels, n_freqs, n_frames) = (cfg.n_mels, cfg.n_freqs(), mel.n_frames);
-    let basis = nalgebra::DMatrix::from_row_iterator(n_mels, n_freqs, converter.basis().iter().map(|&w| w as f64));
-    let pinv = basis.pseudo_inverse(1e-10).expect("epsilon is non-negative");
+    let pinv = converter.pseudo_inverse();
     let mut out = vec![0.0f64; n_frames * n_freqs];
     let mel_lin: Vec<f64> = mel.data.iter().map(|&v| converter.exp(v)).collect();
     for t in 0..n_frames {
         for f in 0..n_freqs {
-            let v: f64 = (0..n_mels).map(|m| pinv[(f, m)] * mel_lin[m * n_frames + t]).sum();
+            let v: f64 = (0..n_mels).map(|m| pinv[f * n_mels + m] * mel_lin[m * n_frames + t]).sum();
             out[t * n_freqs + f] = v.max(0.0);
         }
     }

@@ -54,6 +54,15 @@ impl MelSpectrogram {
         &self.basis
     }
 
+    /// The filterbank's Moore-Penrose pseudo-inverse, `(n_freqs, n_mels)` row-major: linear
+    /// magnitudes from linear mel values (Griffin-Lim's target, the vocoder's magnitude prior).
+    pub fn pseudo_inverse(&self) -> Vec<f64> {
+        let (n_mels, n_freqs) = (self.config.n_mels, self.config.n_freqs());
+        let basis = nalgebra::DMatrix::from_row_iterator(n_mels, n_freqs, self.basis.iter().map(|&w| w as f64));
+        let pinv = basis.pseudo_inverse(1e-10).expect("epsilon is non-negative");
+        (0..n_freqs).flat_map(|f| (0..n_mels).map(move |m| (f, m))).map(|(f, m)| pinv[(f, m)]).collect()
+    }
+
     /// The STFT plan (shared with Griffin-Lim so both use one framing).
     pub fn stft(&self) -> &Stft {
         &self.stft

@@ -257,11 +257,4 @@ impl TrainConfig {
     }
 }
 
-fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if let Ok(rest) = p.strip_prefix("~")
-        && let Some(home) = std::env::var_os("HOME")
-    {
-        return PathBuf::from(home).join(rest);
-    }
-    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
-}
+use foley_weights::checkpoint::resolve_path as resolve;

@@ -1,11 +1,13 @@
 //! Video -> soundtrack: the conditions of a window of the video (the same frames and encoders
 //! as `foley extract`), flow sampling (shortcut or Euler, with classifier-free guidance), the
-//! log-mel it denotes, and Griffin-Lim.
+//! log-mel it denotes, and its waveform (Griffin-Lim or foley's vocoder).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, ensure};
 use burn::tensor::{Device, Tensor, TensorData};
+use foley_decoder::vocos::Vocoder;
 use foley_dsp::{GriffinLim, Mel, MelSpectrogram};
 use foley_encoders::ModelCache;
 use foley_encoders::bert::{HIDDEN_DIM, MiniLm};
@@ -231,6 +233,46 @@ pub fn vocode(mel: &Mel, seq: &SequenceConfig, seed: u64) -> Result<Vec<f32>> {
     let (mut wave, _) = GriffinLim { seed, ..GriffinLim::default() }.invert(&converter, mel)?;
     wave.resize(seq.num_audio_samples(), 0.0);
     Ok(wave)
+}
+
+/// What turns a generated log-mel into a waveform.
+#[derive(Clone)]
+pub enum MelDecoder {
+    /// Fast Griffin-Lim: no weights, phasey transients.
+    GriffinLim,
+    /// foley's vocoder trained on real recordings (`foley train vocoder`).
+    Vocoder(Arc<Vocoder>),
+}
+
+impl MelDecoder {
+    /// The vocoder at `path`, or Griffin-Lim for `None`.
+    pub fn load(path: Option<&Path>, device: &Device) -> Result<Self> {
+        let Some(path) = path else { return Ok(Self::GriffinLim) };
+        let vocoder = Vocoder::load(path, device).with_context(|| format!("{}: cannot load the vocoder (or use --decoder griffin-lim)", path.display()))?;
+        Ok(Self::Vocoder(Arc::new(vocoder)))
+    }
+
+    /// Name for timings and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::GriffinLim => "griffin-lim",
+            Self::Vocoder(_) => "vocoder",
+        }
+    }
+
+    /// The waveform of `mel`, exactly `seq.num_audio_samples()` long; `seed` seeds Griffin-Lim's
+    /// initial phases (the vocoder is deterministic).
+    pub fn decode(&self, mel: &Mel, seq: &SequenceConfig, seed: u64) -> Result<Vec<f32>> {
+        match self {
+            Self::GriffinLim => vocode(mel, seq, seed),
+            Self::Vocoder(v) => {
+                ensure!(*v.mel_config() == seq.mel, "the vocoder reads a different mel geometry than the generator writes");
+                let mut wave = v.decode(mel)?;
+                wave.resize(seq.num_audio_samples(), 0.0);
+                Ok(wave)
+            }
+        }
+    }
 }
 
 /// Shortest window generated (the sync backbone needs 16 frames at 25 fps); shorter clips are

@@ -19,7 +19,8 @@
 //! * [`windows`]: what long-form generation ([`longform`]) needs of a generator, for foley's own
 //!   and for MMAudio's released pipeline.
 
-pub mod checkpoint;
+/// Atomic, resumable checkpoints (shared with the vocoder's training).
+pub use foley_weights::checkpoint;
 pub mod config;
 pub mod data;
 pub mod ema;

@@ -1,6 +1,6 @@
 //! What the long-form planner needs of a generator: audio for one fixed-length window of video
 //! at a time, some of its latent tokens possibly known. [`EmbeddedModel`] is foley's own
-//! generator (log-mel tokens, Griffin-Lim); `crate::mmaudio::MmaudioWindows` is MMAudio's
+//! generator (log-mel tokens, Griffin-Lim or foley's vocoder); `crate::mmaudio::MmaudioWindows` is MMAudio's
 //! released pipeline (VAE latents, BigVGAN).
 
 use anyhow::Result;
@@ -9,7 +9,7 @@ use foley_media::{Frame, Resize};
 use foley_seq::SequenceConfig;
 
 use crate::config::token_channels;
-use crate::generate::{Encoders, KnownAudio, SampleOptions, VideoFeatures, features_from_frames, sample_tokens, sync_resize, tokens_mel, vocode};
+use crate::generate::{Encoders, KnownAudio, MelDecoder, SampleOptions, VideoFeatures, features_from_frames, sample_tokens, sync_resize, tokens_mel};
 use crate::model::Generator;
 
 /// How two windows' decodings of the same overlap are joined.
@@ -57,13 +57,14 @@ pub trait WindowModel {
 pub struct EmbeddedModel<'a> {
     pub generator: &'a mut Generator,
     pub encoders: &'a Encoders,
+    pub decoder: &'a MelDecoder,
     text: Option<Vec<f32>>,
     negative: Option<Vec<f32>>,
 }
 
 impl<'a> EmbeddedModel<'a> {
-    pub fn new(generator: &'a mut Generator, encoders: &'a Encoders) -> Self {
-        Self { generator, encoders, text: None, negative: None }
+    pub fn new(generator: &'a mut Generator, encoders: &'a Encoders, decoder: &'a MelDecoder) -> Self {
+        Self { generator, encoders, decoder, text: None, negative: None }
     }
 }
 
@@ -102,7 +103,7 @@ impl WindowModel for EmbeddedModel<'_> {
     }
 
     fn decode(&mut self, tokens: &[f32], seq: &SequenceConfig, seed: u64) -> Result<Vec<f32>> {
-        let mut wave = vocode(&tokens_mel(tokens, seq)?, seq, seed)?;
+        let mut wave = self.decoder.decode(&tokens_mel(tokens, seq)?, seq, seed)?;
         wave.resize(seq.latent_seq_len() * seq.samples_per_token(), 0.0);
         Ok(wave)
     }
@@ -113,6 +114,11 @@ impl WindowModel for EmbeddedModel<'_> {
     }
 
     fn crossfade(&self) -> Crossfade {
-        Crossfade::EqualPower
+        match self.decoder {
+            // Independent random phases in each window's decoding of the overlap.
+            MelDecoder::GriffinLim => Crossfade::EqualPower,
+            // The same known mel decoded twice: nearly the same waveform.
+            MelDecoder::Vocoder(_) => Crossfade::Linear,
+        }
     }
 }

@@ -17,7 +17,7 @@ mod spec;
 
 pub use models::{ModelChoice, Models};
 pub use run::{Outputs, Progress, Timings};
-pub use spec::{EditRange, GenerateSpec, Plan, Precision, SamplerKind, default_output};
+pub use spec::{DecoderKind, EditRange, GenerateSpec, Plan, Precision, SamplerKind, default_output};
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@ use anyhow::Result;
 use burn::tensor::{DType, Device};
 use foley_encoders::ModelCache;
 use foley_gen::Generator;
-use foley_gen::generate::Encoders;
+use foley_gen::generate::{Encoders, MelDecoder};
 use foley_gen::mmaudio::{MmaudioWindows, Variant};
 
 use crate::spec::Precision;
@@ -15,15 +15,16 @@ use crate::spec::Precision;
 /// Which generator a job runs, with the files it loads from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelChoice {
-    /// foley's own generator and the sync backbone it was trained with.
-    Embedded { generator: PathBuf, sync: PathBuf },
+    /// foley's own generator, the sync backbone it was trained with, and the vocoder that
+    /// decodes its mels (`None`: Griffin-Lim).
+    Embedded { generator: PathBuf, sync: PathBuf, vocoder: Option<PathBuf> },
     /// One of MMAudio's released models, from the user's weights folder.
     Mmaudio { variant: Variant, dir: PathBuf, dtype: Precision },
 }
 
 /// A loaded generator with its encoders and decoder.
 pub enum Models {
-    Embedded { generator: Generator, encoders: Arc<Encoders>, choice: ModelChoice },
+    Embedded { generator: Generator, encoders: Arc<Encoders>, decoder: MelDecoder, choice: ModelChoice },
     Mmaudio { model: MmaudioWindows, choice: ModelChoice },
 }
 
@@ -33,14 +34,15 @@ impl Models {
         let device = Device::flex();
         let cache = ModelCache::from_env()?;
         Ok(match choice {
-            ModelChoice::Embedded { generator: path, sync } => {
-                // The generator loads while the encoders do.
-                let (generator, encoders) = std::thread::scope(|scope| {
+            ModelChoice::Embedded { generator: path, sync, vocoder } => {
+                // The generator and the vocoder load while the encoders do.
+                let (generator, decoder, encoders) = std::thread::scope(|scope| {
                     let generator = scope.spawn(|| Generator::load(path, &device));
+                    let decoder = scope.spawn(|| MelDecoder::load(vocoder.as_deref(), &device));
                     let encoders = Encoders::load(&cache, sync, &device);
-                    (generator.join().expect("generator loading panicked"), encoders)
+                    (generator.join().expect("generator loading panicked"), decoder.join().expect("vocoder loading panicked"), encoders)
                 });
-                Self::Embedded { generator: generator?, encoders: Arc::new(encoders?), choice: choice.clone() }
+                Self::Embedded { generator: generator?, encoders: Arc::new(encoders?), decoder: decoder?, choice: choice.clone() }
             }
             ModelChoice::Mmaudio { variant, dir, dtype } => {
                 let dtype = match dtype {
@@ -63,8 +65,8 @@ impl Models {
     /// only per-job state (sequence lengths, text conditions) is the fork's own.
     pub fn fork(&self) -> Self {
         match self {
-            Self::Embedded { generator, encoders, choice } => {
-                Self::Embedded { generator: generator.clone(), encoders: Arc::clone(encoders), choice: choice.clone() }
+            Self::Embedded { generator, encoders, decoder, choice } => {
+                Self::Embedded { generator: generator.clone(), encoders: Arc::clone(encoders), decoder: decoder.clone(), choice: choice.clone() }
             }
             Self::Mmaudio { model, choice } => Self::Mmaudio { model: model.clone(), choice: choice.clone() },
         }

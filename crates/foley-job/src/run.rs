@@ -42,7 +42,10 @@ impl Plan {
     pub fn run(self, models: &mut Models, progress: &mut dyn Progress) -> Result<Outputs> {
         anyhow::ensure!(*models.choice() == self.choice, "the job asks for {:?} but the loaded models are {:?}", self.choice, models.choice());
         match models {
-            Models::Embedded { generator, encoders, .. } => self.produce(&mut EmbeddedModel::new(generator, encoders), progress, "griffin-lim"),
+            Models::Embedded { generator, encoders, decoder, .. } => {
+                let name = decoder.name();
+                self.produce(&mut EmbeddedModel::new(generator, encoders, decoder), progress, name)
+            }
             Models::Mmaudio { model, .. } => self.produce(model, progress, "vae and vocoder"),
         }
     }

@@ -21,6 +21,22 @@ pub enum SamplerKind {
     Euler,
 }
 
+/// What turns foley's generated mel into a waveform (MMAudio's models always use their VAE and
+/// BigVGAN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecoderKind {
+    /// foley's vocoder trained on real recordings (`models/vocoder`, or `vocoder`).
+    Vocoder,
+    /// Fast Griffin-Lim: no weights.
+    GriffinLim,
+}
+
+impl DecoderKind {
+    /// The decoder of a job that does not name one.
+    pub const DEFAULT: DecoderKind = DecoderKind::GriffinLim;
+}
+
 /// Precision of MMAudio's flow network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -57,6 +73,10 @@ pub struct GenerateSpec {
     pub dtype: Precision,
     /// Sync backbone (default: the shipped one).
     pub sync_model: Option<PathBuf>,
+    /// Mel decoder of foley's generator (default: [`DecoderKind::DEFAULT`]).
+    pub decoder: Option<DecoderKind>,
+    /// Vocoder weights for `decoder = vocoder` (default: the shipped one).
+    pub vocoder: Option<PathBuf>,
     /// Overlap between long-form windows, seconds.
     pub overlap: f64,
     /// Integrated loudness of the output, LUFS.
@@ -96,6 +116,8 @@ impl Default for GenerateSpec {
             weights: None,
             dtype: Precision::F32,
             sync_model: None,
+            decoder: None,
+            vocoder: None,
             overlap: DEFAULT_OVERLAP,
             loudness: LevelTarget::DEFAULT.loudness_lufs,
             true_peak: LevelTarget::DEFAULT.true_peak_dbtp,
@@ -123,6 +145,9 @@ impl GenerateSpec {
         match self.model.as_deref().and_then(|m| m.strip_prefix("mmaudio:")) {
             Some(name) => {
                 let variant: Variant = name.parse()?;
+                if self.decoder.is_some() || self.vocoder.is_some() {
+                    bail!("--decoder and --vocoder are for foley's generator; MMAudio's models decode with their own VAE and BigVGAN");
+                }
                 let dir =
                     self.weights.clone().with_context(|| format!("--model mmaudio:{name} needs --weights DIR, the folder holding MMAudio's released files"))?;
                 Ok(ModelChoice::Mmaudio { variant, dir, dtype: self.dtype })
@@ -133,7 +158,12 @@ impl GenerateSpec {
                 }
                 let generator = self.model.as_ref().map(PathBuf::from).unwrap_or_else(default_model_path);
                 let sync = self.sync_model.clone().unwrap_or_else(foley_gen::generate::default_sync_model_path);
-                Ok(ModelChoice::Embedded { generator, sync })
+                let vocoder = match self.decoder.unwrap_or(DecoderKind::DEFAULT) {
+                    DecoderKind::Vocoder => Some(self.vocoder.clone().unwrap_or_else(foley_decoder::vocos::default_model_path)),
+                    DecoderKind::GriffinLim if self.vocoder.is_some() => bail!("--vocoder is for --decoder vocoder"),
+                    DecoderKind::GriffinLim => None,
+                };
+                Ok(ModelChoice::Embedded { generator, sync, vocoder })
             }
         }
     }

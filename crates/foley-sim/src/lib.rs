@@ -2,6 +2,8 @@
 //! every sound known.
 //!
 //! - [`bank`]: the sound bank, built from Debian game packages into a cache directory.
+//! - [`corpus`]: the vocoder corpus, every recorded effect of fourteen Debian game packages, split
+//!   train / validation by file.
 //! - [`scene`]: seeded 2D scenes (walker, drops, doors, glass, guns, explosions, fire, carts,
 //!   water, silent distractors) drawn with tiny-skia at any size and duration.
 //! - [`mix`]: recordings placed sample-accurately at the cue times, gains from the physics.
@@ -20,6 +22,7 @@
 pub mod bank;
 pub mod canvas;
 pub mod classes;
+pub mod corpus;
 pub mod events;
 pub mod mix;
 pub mod onset;

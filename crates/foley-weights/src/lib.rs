@@ -3,6 +3,7 @@
 //! configuration expects, and handed to module constructors by dotted key ([`Vars`]).
 //! [`noise`] is the seeded generator behind every random initialization and latent.
 
+pub mod checkpoint;
 pub mod noise;
 mod state_dict;
 mod vars;

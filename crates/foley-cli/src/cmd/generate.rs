@@ -161,6 +161,14 @@ pub struct ModelArgs {
     /// Sync backbone (default: the shipped models/sync/sync.safetensors).
     #[arg(long)]
     pub sync_model: Option<PathBuf>,
+    /// What turns foley's generated mel into audio (default: griffin-lim; MMAudio's models use
+    /// their own BigVGAN).
+    #[arg(long, value_enum)]
+    pub decoder: Option<super::vocode::DecoderKind>,
+    /// Vocoder weights for --decoder vocoder (default: $FOLEY_VOCODER_MODEL, else the shipped
+    /// models/vocoder/vocoder.safetensors).
+    #[arg(long)]
+    pub vocoder: Option<PathBuf>,
 }
 
 impl ModelArgs {
@@ -170,6 +178,11 @@ impl ModelArgs {
             model: self.model.clone(),
             weights: self.weights.clone(),
             sync_model: self.sync_model.clone(),
+            decoder: self.decoder.map(|d| match d {
+                super::vocode::DecoderKind::Vocoder => foley_job::DecoderKind::Vocoder,
+                super::vocode::DecoderKind::GriffinLim => foley_job::DecoderKind::GriffinLim,
+            }),
+            vocoder: self.vocoder.clone(),
             dtype: match self.dtype {
                 super::flow::Precision::F32 => foley_job::Precision::F32,
                 super::flow::Precision::Bf16 => foley_job::Precision::Bf16,

@@ -1,6 +1,6 @@
 //! `foley griffin-lim`: weightless decoding of a log-mel tensor back to a waveform.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -35,20 +35,7 @@ pub fn run(args: GriffinLimArgs) -> Result<()> {
         bail!("--momentum must be in [0, 1), got {}", args.momentum);
     }
     foley_media::ensure_not_input(&args.output, &[&args.mel])?;
-    let mut tensors = read_tensors(&args.mel).with_context(|| format!("{}: cannot read tensors", args.mel.display()))?;
-    let Some(raw) = tensors.remove("mel") else {
-        bail!("{}: no tensor named `mel` (write one with `foley mel FILE --tensor OUT.safetensors`)", args.mel.display());
-    };
-    let (n_mels, n_frames) = match raw.shape.as_slice() {
-        [m, t] | [1, m, t] => (*m, *t),
-        other => bail!("{}: `mel` has shape {other:?}, expected (n_mels, frames)", args.mel.display()),
-    };
-    let config = match n_mels {
-        80 => MelConfig::MMAUDIO_16K,
-        128 => MelConfig::MMAUDIO_44K,
-        n => bail!("{}: `mel` has {n} mel bins; MMAudio's geometries have 80 (16 kHz) or 128 (44.1 kHz)", args.mel.display()),
-    };
-    let mel = Mel::new(n_mels, n_frames, raw.data).with_context(|| format!("{}", args.mel.display()))?;
+    let (config, mel) = read_mel(&args.mel)?;
     let converter = MelSpectrogram::new(config);
     let bar = spinner("griffin-lim");
     let gl = GriffinLim { iterations: args.iterations, momentum: args.momentum, seed: args.seed };
@@ -68,4 +55,23 @@ pub fn run(args: GriffinLimArgs) -> Result<()> {
         report.spectral_convergence
     );
     Ok(())
+}
+
+/// The `mel` tensor of a `foley mel --tensor` file and the MMAudio geometry its bin count names.
+pub(super) fn read_mel(path: &Path) -> Result<(MelConfig, Mel)> {
+    let mut tensors = read_tensors(path).with_context(|| format!("{}: cannot read tensors", path.display()))?;
+    let Some(raw) = tensors.remove("mel") else {
+        bail!("{}: no tensor named `mel` (write one with `foley mel FILE --tensor OUT.safetensors`)", path.display());
+    };
+    let (n_mels, n_frames) = match raw.shape.as_slice() {
+        [m, t] | [1, m, t] => (*m, *t),
+        other => bail!("{}: `mel` has shape {other:?}, expected (n_mels, frames)", path.display()),
+    };
+    let config = match n_mels {
+        80 => MelConfig::MMAUDIO_16K,
+        128 => MelConfig::MMAUDIO_44K,
+        n => bail!("{}: `mel` has {n} mel bins; MMAudio's geometries have 80 (16 kHz) or 128 (44.1 kHz)", path.display()),
+    };
+    let mel = Mel::new(n_mels, n_frames, raw.data).with_context(|| format!("{}", path.display()))?;
+    Ok((config, mel))
 }

@@ -1,7 +1,7 @@
 //! `foley mel`: MMAudio's log-mel spectrogram of a file's audio, as a picture and/or a tensor.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
@@ -16,8 +16,10 @@ use crate::output::write_atomic;
 /// Compute the log-mel spectrogram of a file's first audio stream.
 #[derive(Args)]
 pub struct MelArgs {
-    /// Any file with an audio stream (video or audio).
-    pub file: PathBuf,
+    /// Any file with an audio stream (video or audio); several files make a picture with one
+    /// panel each, top to bottom (e.g. an original and its resyntheses).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
     /// Spectrogram picture (PNG) with a time axis in seconds.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -64,33 +66,54 @@ pub fn run(args: MelArgs) -> Result<()> {
     if args.output.is_none() && args.tensor.is_none() {
         bail!("nothing to write: give -o OUT.png and/or --tensor OUT.safetensors");
     }
+    if args.tensor.is_some() && args.files.len() > 1 {
+        bail!("--tensor writes one file's mel: give one input file");
+    }
+    let inputs: Vec<&Path> = args.files.iter().map(PathBuf::as_path).collect();
     for out in args.output.iter().chain(&args.tensor) {
-        foley_media::ensure_not_input(out, &[&args.file])?;
+        foley_media::ensure_not_input(out, &inputs)?;
+    }
+    if let Some(bad) = args.mark.iter().find(|t| !t.is_finite() || **t < 0.0) {
+        bail!("--mark {bad}: marks are seconds >= 0");
     }
     let config = args.geometry.config();
-    let audio = foley_media::decode_audio_segment(&args.file, config.sample_rate, args.start, args.duration)?;
-    if audio.is_empty() {
-        bail!("{}: the audio stream decodes to no samples in the requested range", args.file.display());
+    let converter = MelSpectrogram::new(config);
+    let mut mels = Vec::new();
+    for file in &args.files {
+        let audio = foley_media::decode_audio_segment(file, config.sample_rate, args.start, args.duration)?;
+        if audio.is_empty() {
+            bail!("{}: the audio stream decodes to no samples in the requested range", file.display());
+        }
+        mels.push((file, converter.compute(&audio), audio.len() as f64 / config.sample_rate as f64));
     }
-    let mel = MelSpectrogram::new(config).compute(&audio);
 
     if let Some(png) = &args.output {
-        let title = format!(
-            "{} — log-mel, {} Hz, {} mels, hop {}",
-            args.file.file_name().map_or_else(|| args.file.display().to_string(), |n| n.to_string_lossy().into_owned()),
-            config.sample_rate,
-            config.n_mels,
-            config.hop
-        );
-        if let Some(bad) = args.mark.iter().find(|t| !t.is_finite() || **t < 0.0) {
-            bail!("--mark {bad}: marks are seconds >= 0");
-        }
-        let panel = MelPanel { title, n_mels: mel.n_mels, n_frames: mel.n_frames, data: &mel.data, frame_rate: config.frames_per_second(), onsets: &args.mark };
-        write_atomic(png, |tmp| write_comparison_png(tmp, &[panel]).map_err(anyhow::Error::msg))?;
-        println!("wrote {} ({} frames, {:.2} s)", png.display(), mel.n_frames, audio.len() as f64 / config.sample_rate as f64);
+        let titles: Vec<String> = mels
+            .iter()
+            .map(|(file, _, _)| {
+                let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+                format!("{name} — log-mel, {} Hz, {} mels, hop {}", config.sample_rate, config.n_mels, config.hop)
+            })
+            .collect();
+        let panels: Vec<MelPanel> = mels
+            .iter()
+            .zip(&titles)
+            .map(|((_, mel, _), title)| MelPanel {
+                title: title.clone(),
+                n_mels: mel.n_mels,
+                n_frames: mel.n_frames,
+                data: &mel.data,
+                frame_rate: config.frames_per_second(),
+                onsets: &args.mark,
+            })
+            .collect();
+        write_atomic(png, |tmp| write_comparison_png(tmp, &panels).map_err(anyhow::Error::msg))?;
+        let (_, mel, seconds) = &mels[0];
+        println!("wrote {} ({} panel(s); the first {} frames, {seconds:.2} s)", png.display(), panels.len(), mel.n_frames);
     }
     if let Some(path) = &args.tensor {
-        write_atomic(path, |tmp| Ok(std::fs::write(tmp, mel_tensor_bytes(&mel, &config)?)?))?;
+        let (_, mel, _) = &mels[0];
+        write_atomic(path, |tmp| Ok(std::fs::write(tmp, mel_tensor_bytes(mel, &config)?)?))?;
         println!("wrote {} (mel {}x{})", path.display(), mel.n_mels, mel.n_frames);
     }
     Ok(())

@@ -19,3 +19,5 @@ pub mod train_envelope;
 pub mod train_gen;
 pub mod train_sync;
 pub mod train_vama;
+pub mod train_vocoder;
+pub mod vocode;

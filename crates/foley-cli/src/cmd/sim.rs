@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use foley_sim::bank::{self, Bank};
+use foley_sim::corpus;
 use foley_sim::mix::MixConfig;
 use foley_sim::render::{render_clip, write_png, write_scene};
 use foley_sim::scene::{Family, Scene, SceneConfig};
@@ -26,6 +27,10 @@ pub enum SimCommand {
     /// Build the sound bank from Debian packages (apt-get download + dpkg-deb -x; nothing is
     /// installed). Returns at once when a complete bank is already there.
     Bank(BankArgs),
+    /// Build the vocoder corpus: every recorded sound effect, ambience and voice of fourteen Debian
+    /// game packages at 16 kHz, split train / validation by file (several GB downloaded, about
+    /// 2 GB kept). Returns at once when a complete corpus is already there.
+    Corpus(CorpusArgs),
     /// Render one scene: scene.mp4 (H.264 + AAC), scene.wav and events.json.
     Render(RenderArgs),
     /// Write chosen frames of a scene as PNG pictures.
@@ -38,6 +43,14 @@ pub enum SimCommand {
 #[derive(Args)]
 pub struct BankArgs {
     /// Bank directory (default: $FOLEY_SIM_BANK or ${XDG_CACHE_HOME:-~/.cache}/foley/sound-bank).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+/// Options of `foley sim corpus`.
+#[derive(Args)]
+pub struct CorpusArgs {
+    /// Corpus directory (default: $FOLEY_VOCODER_CORPUS or ${XDG_CACHE_HOME:-~/.cache}/foley/vocoder-corpus).
     #[arg(long)]
     pub dir: Option<PathBuf>,
 }
@@ -148,6 +161,7 @@ pub struct BenchArgs {
 pub fn run(args: SimArgs) -> Result<()> {
     match args.command {
         SimCommand::Bank(a) => run_bank(a),
+        SimCommand::Corpus(a) => run_corpus(a),
         SimCommand::Render(a) => run_render(a),
         SimCommand::Frames(a) => run_frames(a),
         SimCommand::Bench(a) => run_bench(a),
@@ -171,6 +185,25 @@ fn run_bank(args: BankArgs) -> Result<()> {
     for (class, n) in &report.per_class {
         println!("  {:<16} {n}", class.name());
     }
+    Ok(())
+}
+
+fn run_corpus(args: CorpusArgs) -> Result<()> {
+    let dir = args.dir.unwrap_or_else(corpus::default_dir);
+    let bar = progress(0, "converting");
+    let report = corpus::build(&dir, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    let verb = if report.built { "built" } else { "already up to date:" };
+    println!("vocoder corpus {verb} {}", report.dir.display());
+    for p in &report.packages {
+        println!("  package {} {}", p.name, p.version);
+    }
+    let hours = |s: f64| s / 3600.0;
+    println!("  train      {:>6} files {:>6.2} h", report.files_train, hours(report.seconds_train));
+    println!("  validation {:>6} files {:>6.2} h", report.files_validation, hours(report.seconds_validation));
     Ok(())
 }
 

@@ -21,6 +21,9 @@ pub enum TrainCommand {
     Sync(super::train_sync::TrainSyncArgs),
     /// Foley-Flow VAMA pretraining of a generator run's semantic projection (same TOML as gen).
     Vama(super::train_vama::TrainVamaArgs),
+    /// foley's vocoder (Vocos) on the real-recording corpus of `foley sim corpus`, from a TOML
+    /// configuration; writes checkpoints, loss curves and the exported weights.
+    Vocoder(super::train_vocoder::TrainVocoderArgs),
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
@@ -29,6 +32,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         TrainCommand::Envelope(args) => super::train_envelope::run(args),
         TrainCommand::Sync(args) => super::train_sync::run(args),
         TrainCommand::Vama(args) => super::train_vama::run(args),
+        TrainCommand::Vocoder(args) => super::train_vocoder::run(args),
     }
 }
 

@@ -88,7 +88,7 @@ fn is_complete(dir: &Path, m: &Manifest) -> bool {
     m.version == BANK_VERSION && !m.recordings.is_empty() && m.recordings.iter().all(|r| SAMPLE_RATES.iter().all(|&sr| dir.join(r.file(sr)).is_file()))
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<Vec<u8>> {
+pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<Vec<u8>> {
     let out = cmd.output().with_context(|| format!("cannot run {what} (is it installed?)"))?;
     if !out.status.success() {
         bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
@@ -97,7 +97,7 @@ fn run(cmd: &mut Command, what: &str) -> Result<Vec<u8>> {
 }
 
 /// `apt-get download` into `dir` (refreshing the package lists once if the package is unknown).
-fn download(name: &str, dir: &Path) -> Result<PathBuf> {
+pub(crate) fn download(name: &str, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let fetch = || run(Command::new("apt-get").args(["download", "-q", name]).current_dir(dir), &format!("apt-get download {name}"));
     if fetch().is_err() {
@@ -116,7 +116,7 @@ fn download(name: &str, dir: &Path) -> Result<PathBuf> {
     bail!("apt-get download {name} left no .deb in {}", dir.display())
 }
 
-fn dpkg_field(deb: &Path, field: &str) -> Result<String> {
+pub(crate) fn dpkg_field(deb: &Path, field: &str) -> Result<String> {
     let out = run(Command::new("dpkg-deb").arg("-f").arg(deb).arg(field), "dpkg-deb -f")?;
     Ok(String::from_utf8_lossy(&out).trim().to_string())
 }

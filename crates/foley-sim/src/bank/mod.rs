@@ -5,7 +5,7 @@
 //! Layout: `bank.json` (manifest with every recording's package, path and licence),
 //! `ATTRIBUTION.md`, and `<rate>/<class>/<id>.wav` (mono f32).
 
-mod build;
+pub(crate) mod build;
 pub mod copyright;
 pub mod labels;
 
