@@ -76,6 +76,33 @@ fn any_length_gets_a_soundtrack_exactly_as_long() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// `--decoder vocoder`: the shipped vocoder decodes a two-window clip to exactly its length,
+/// deterministically, and differently from Griffin-Lim.
+#[test]
+fn the_vocoder_decodes_long_form_exactly_and_deterministically() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("v.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=64x64:r=25:d=9.2", "-c:v", "libx264"])
+        .arg(&video)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let generate = |name: &str, decoder: &str| {
+        let out = dir.path().join(name);
+        let run = foley(&[&"generate", &video, &"-o", &out, &"--steps", &"2", &"--decoder", &decoder, &"--timings"]);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{stderr}");
+        assert!(stderr.contains(decoder), "--timings names the {decoder}: {stderr}");
+        foley_media::decode_audio(&out.with_extension("wav"), 16_000).unwrap()
+    };
+    let (a, b, gl) = (generate("a.mp4", "vocoder"), generate("b.mp4", "vocoder"), generate("g.mp4", "griffin-lim"));
+    assert_eq!(a.len(), 9 * 16_000 + 16_000 / 5, "9.2 s to the sample");
+    assert_eq!(a, b, "the vocoder is deterministic");
+    assert_eq!(a.len(), gl.len());
+    assert!(a != gl && a.iter().all(|v| v.is_finite()) && a.iter().any(|v| v.abs() > 1e-3));
+}
+
 /// Inpainting keeps everything outside the range (but 25 ms beside each edge), a continuation
 /// keeps the existing audio and runs on to the asked length, and a reference recording changes
 /// what is generated.

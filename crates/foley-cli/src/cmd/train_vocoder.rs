@@ -21,8 +21,9 @@ pub struct TrainVocoderArgs {
     /// Store the exported weights as f32 instead of f16.
     #[arg(long)]
     pub f32: bool,
-    /// Also export the weights where the run stops to this file (+ .json), finished or not:
-    /// `--stop-at 0 --export W.safetensors` exports the latest checkpoint of a run in progress.
+    /// Export the weights where the run stops to this file (+ .json), finished or not, instead
+    /// of `out_dir/vocoder.safetensors` at the end: `--stop-at 0 --export W.safetensors`
+    /// exports the latest checkpoint of a run without training.
     #[arg(long)]
     pub export: Option<PathBuf>,
 }
@@ -53,7 +54,7 @@ pub fn run(args: TrainVocoderArgs) -> Result<()> {
             tracing::info!(step = log.step, validation_mel_l1 = v, "validation");
         }
         if log.step % 50 == 0 {
-            tracing::info!(step = log.step, loss = s, mel_l1 = log.mel_l1, stft = log.stft, phase = log.phase, rate, "train");
+            tracing::info!(step = log.step, loss = s, mel_l1 = log.mel_l1, stft = log.stft, rate, "train");
         }
     })?;
     bar.finish_and_clear();

@@ -165,7 +165,7 @@ impl Vocos {
 
     /// Magnitude and phase (radians, unwrapped as the head outputs it), each
     /// `(B, T, n_fft / 2 + 1)`.
-    pub fn polar(&self, mel: Tensor<3>) -> Result<(Tensor<3>, Tensor<3>), DecoderError> {
+    fn polar(&self, mel: Tensor<3>) -> Result<(Tensor<3>, Tensor<3>), DecoderError> {
         let [b, m, t] = mel.dims();
         if m != self.config.mel.n_mels || b == 0 || t == 0 {
             return Err(DecoderError::Input(format!(
@@ -206,14 +206,6 @@ impl Vocos {
     pub fn forward(&self, mel: Tensor<3>, istft: &InverseStft) -> Result<Tensor<2>, DecoderError> {
         let (re, im) = self.spectrum(mel)?;
         Ok(istft.forward(re, im))
-    }
-
-    /// [`forward`](Self::forward), also returning the head's phase `(B, T, F)` (for the phase
-    /// losses of training).
-    pub fn forward_with_phase(&self, mel: Tensor<3>, istft: &InverseStft) -> Result<(Tensor<2>, Tensor<3>), DecoderError> {
-        let (magnitude, phase) = self.polar(mel)?;
-        let (re, im) = (magnitude.clone() * phase.clone().cos(), magnitude * phase.clone().sin());
-        Ok((istft.forward(re, im), phase))
     }
 
     /// The inverse STFT this network's output needs, on `device`.

@@ -93,11 +93,6 @@ pub struct RecipeConfig {
     pub stft_weight: f64,
     /// `(n_fft, hop)` of every resolution of the multi-resolution STFT loss.
     pub stft_resolutions: Vec<(usize, usize)>,
-    /// Weight of the anti-wrapping phase losses (instantaneous phase + group delay +
-    /// instantaneous frequency, [`super::loss::phase_loss`]); 0 leaves phase to the magnitude
-    /// losses.
-    #[serde(default)]
-    pub phase_weight: f64,
 }
 
 fn default_final_lr_fraction() -> f64 {
@@ -132,7 +127,7 @@ impl VocoderTrainConfig {
         ensure!(d.segment_frames >= 8, "data.segment_frames must be at least 8");
         ensure!(d.min_peak_db <= d.max_peak_db && d.max_peak_db <= 0.0, "data: need min_peak_db <= max_peak_db <= 0");
         ensure!(
-            r.mel_weight >= 0.0 && r.stft_weight >= 0.0 && r.phase_weight >= 0.0 && r.mel_weight + r.stft_weight > 0.0,
+            r.mel_weight >= 0.0 && r.stft_weight >= 0.0 && r.mel_weight + r.stft_weight > 0.0,
             "train: loss weights must be >= 0, mel_weight + stft_weight > 0"
         );
         for &(n_fft, hop) in &r.stft_resolutions {

@@ -1,6 +1,5 @@
 //! Training the vocoder: random 1 s cuts of real recordings -> mel (MMAudio's converter) ->
-//! Vocos -> waveform, scored against the cut by the mel L1 and multi-resolution STFT losses
-//! (and optionally APNet's phase losses);
+//! Vocos -> waveform, scored against the cut by the mel L1 and multi-resolution STFT losses;
 //! AdamW with warm-up and cosine decay, gradient clipping, atomic resumable checkpoints, a
 //! fixed validation set scored as it trains.
 //!
@@ -42,8 +41,6 @@ pub struct StepLog {
     pub loss: f64,
     pub mel_l1: f64,
     pub stft: f64,
-    /// The phase losses, when the run trains with them.
-    pub phase: Option<f64>,
     pub learning_rate: f64,
     /// Validation mel L1 when this step ended with a validation.
     pub validation_mel_l1: Option<f64>,
@@ -152,17 +149,10 @@ impl Trainer {
         let segments: Vec<Vec<f32>> = (0..r.batch_size).map(|_| self.train.segment(len, d.min_peak_db, d.max_peak_db, &mut rng)).collect();
         let batch = data::batch(&segments, &self.mel, &self.device.clone().autodiff())?;
         let net = self.net.take().expect("network present between steps");
-        let (pred, phase) = net.forward_with_phase(batch.mel, &self.istft)?;
-        let (target_re, target_im) = self.loss.complex(batch.audio.clone());
+        let pred = net.forward(batch.mel, &self.istft)?;
         let parts = self.loss.parts(pred, batch.audio);
-        let mut loss = parts.mel_l1.clone().mul_scalar(r.mel_weight) + parts.stft.clone().mul_scalar(r.stft_weight);
+        let loss = parts.mel_l1.clone().mul_scalar(r.mel_weight) + parts.stft.clone().mul_scalar(r.stft_weight);
         let scalar = |t: &Tensor<1>| -> f64 { t.clone().into_scalar::<f32>() as f64 };
-        let mut phase_v = None;
-        if r.phase_weight > 0.0 {
-            let phase = loss::phase_loss(phase, target_re.detach(), target_im.detach());
-            phase_v = Some(scalar(&phase));
-            loss = loss + phase.mul_scalar(r.phase_weight);
-        }
         let (loss_v, mel_v, stft_v) = (scalar(&loss), scalar(&parts.mel_l1), scalar(&parts.stft));
         anyhow::ensure!(loss_v.is_finite(), "step {step}: the loss is {loss_v}; lower train.learning_rate or raise train.grad_clip's strictness");
         let grads = GradientsParams::from_grads(loss.backward(), &net);
@@ -178,7 +168,7 @@ impl Trainer {
         } else {
             None
         };
-        Ok(StepLog { step: self.state.step, loss: loss_v, mel_l1: mel_v, stft: stft_v, phase: phase_v, learning_rate: lr, validation_mel_l1 })
+        Ok(StepLog { step: self.state.step, loss: loss_v, mel_l1: mel_v, stft: stft_v, learning_rate: lr, validation_mel_l1 })
     }
 
     /// Mean log10-mel L1 of the current weights' resynthesis of the validation segments.
