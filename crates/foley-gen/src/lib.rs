@@ -23,6 +23,7 @@
 pub use foley_weights::checkpoint;
 pub mod config;
 pub mod data;
+pub mod data_parallel;
 pub mod ema;
 pub mod envelope;
 pub mod envelope_train;

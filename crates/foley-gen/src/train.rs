@@ -8,18 +8,20 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::{DType, Device, Tensor, TensorData};
+use foley_dist::{Collective, Solo};
 use foley_flow::noise::SplitMix64;
 use foley_flow::{AudioPrompt, ExtraInputs, FlowNetwork};
 
 use crate::checkpoint::{self, RunState};
 use crate::config::TrainConfig;
 use crate::data::Dataset;
+use crate::data_parallel::{check_ranks_agree, examples_of_rank, in_batch_order, sum_gradients};
 use crate::ema::Ema;
 use crate::model::{GenMeta, Generator, TrainingSummary, conditions};
 use crate::shortcut::{sample_step, shortcut_target};
@@ -48,6 +50,8 @@ pub struct Trainer {
     ema: Ema,
     /// Device of the data (without autodiff); the network lives on its autodiff twin.
     device: Device,
+    /// The ranks of a data-parallel run ([`Solo`] for one process).
+    comm: Box<dyn Collective>,
 }
 
 /// A seed for draw `what` of step `step`.
@@ -59,7 +63,19 @@ fn step_seed(seed: u64, step: usize, what: u64) -> u64 {
 impl Trainer {
     /// Start fresh, or resume from the last checkpoint in `config.out_dir`.
     pub fn new(config: TrainConfig, dataset: Dataset, device: &Device) -> Result<Self> {
+        Self::data_parallel(config, dataset, device, Box::new(Solo))
+    }
+
+    /// [`Trainer::new`] as one rank of `comm`: every rank must be given the same config and
+    /// dataset and see the same `out_dir` (rank 0 writes it; all resume from it).
+    pub fn data_parallel(config: TrainConfig, dataset: Dataset, device: &Device, comm: Box<dyn Collective>) -> Result<Self> {
         let r = &config.train;
+        ensure!(
+            r.batch_size % comm.size() == 0,
+            "batch_size {} is not a multiple of the {} ranks (every rank computes an equal share of the batch)",
+            r.batch_size,
+            comm.size()
+        );
         let meta = GenMeta {
             flow: config.flow_config(dataset.sync_dim),
             duration: config.data.duration,
@@ -92,7 +108,13 @@ impl Trainer {
             optim = optim.load(&optim_path).map_err(|e| anyhow::anyhow!("{}: {e:?}", optim_path.display()))?;
             tracing::info!(step = state.step, checkpoint = %ckpt.display(), "resumed");
         }
-        Ok(Self { config, dataset, meta, state, net: Some(net), optim, ema, device: device.clone() })
+        check_ranks_agree(&*comm, state.step, &flat_weights(&net))?;
+        Ok(Self { config, dataset, meta, state, net: Some(net), optim, ema, device: device.clone(), comm })
+    }
+
+    /// This process's rank and the number of ranks.
+    pub fn rank(&self) -> (usize, usize) {
+        (self.comm.rank(), self.comm.size())
     }
 
     fn net(&self) -> &FlowNetwork {
@@ -103,7 +125,7 @@ impl Trainer {
         self.net().num_params()
     }
 
-    /// One optimization step.
+    /// One optimization step (of the whole batch: this rank computes its share).
     pub fn step(&mut self) -> Result<StepLog> {
         let started = Instant::now();
         let step = self.state.step;
@@ -129,7 +151,19 @@ impl Trainer {
                 step_in.push(0.0);
             }
         }
-        let tt = Tensor::<1>::from_data(TensorData::new(t.clone(), [b]), &self.device).reshape([b, 1, 1]);
+        // This rank's examples: every ranks-th from its rank on (a share of the shortcut examples
+        // too, which cost two more forward passes each).
+        let (rank, ranks) = self.rank();
+        let (batch, k) = if ranks == 1 {
+            (batch, k)
+        } else {
+            let mine = examples_of_rank(b, rank, ranks);
+            let pick = |v: &[f32]| mine.iter().filter_map(|&i| v.get(i).copied()).collect::<Vec<f32>>();
+            (t, step_in, half, query) = (pick(&t), pick(&step_in), pick(&half), pick(&query));
+            (batch.rows(&mine), mine.iter().filter(|&&i| i < k).count())
+        };
+        let local = t.len();
+        let tt = Tensor::<1>::from_data(TensorData::new(t.clone(), [local]), &self.device).reshape([local, 1, 1]);
         let xt = batch.x0.clone() * tt.clone().neg().add_scalar(1.0) + batch.x1.clone() * tt;
         let prompt = AudioPrompt { known: batch.known.clone(), mask: batch.mask.clone() };
         let net = self.net.take().expect("network present between steps");
@@ -146,7 +180,7 @@ impl Trainer {
             )?;
             let sub_prompt = AudioPrompt { known: prompt.known.clone().slice([0..k]), mask: prompt.mask.clone().slice([0..k]) };
             let sc = shortcut_target(&valid, xt.clone().slice([0..k]), &t[..k], &half, &query, &cond, Some(sub_prompt))?;
-            target = if k < b { Tensor::cat(vec![sc, target.slice([k..b])], 0) } else { sc };
+            target = if k < local { Tensor::cat(vec![sc, target.slice([k..local])], 0) } else { sc };
         }
         let cond = conditions(&net, batch.clip, batch.sync, batch.text, batch.video_drop)?;
         let pred = net.predict_flow(xt, &t, &cond, &ExtraInputs { step_size: Some(step_in), prompt: Some(prompt) })?;
@@ -154,14 +188,20 @@ impl Trainer {
         let err: Tensor<2> = (pred - target).powi_scalar(2).mean_dim(2).squeeze_dim(2);
         let free = batch.mask.neg().add_scalar(1.0);
         let per_example: Tensor<1> = ((err * free.clone()).sum_dim(1) / free.sum_dim(1)).squeeze_dim(1);
-        let values: Vec<f32> = per_example.clone().without_autodiff().into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let loss = per_example.mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        let mine: Vec<f32> = per_example.clone().without_autodiff().into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        // This rank's share of the batch mean: summed over ranks, the mean's gradient.
+        let loss = per_example.sum().div_scalar(b as f64);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &net);
+        if ranks > 1 {
+            sum_gradients(&mut grads, &net, &*self.comm, &self.device);
+        }
         let lr = r.learning_rate * ((step + 1) as f64 / r.warmup_steps.max(1) as f64).min(1.0);
         let net = self.optim.step(lr, net, grads);
         self.ema.update(&net, step);
         self.net = Some(net);
 
+        let values = if ranks == 1 { mine } else { in_batch_order(&self.comm.gather_f32(&mine), ranks) };
+        let k = ((b as f64) * r.shortcut_fraction).round() as usize;
         let mean = |v: &[f32]| if v.is_empty() { f64::NAN } else { v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64 };
         let total = mean(&values);
         self.state.step += 1;
@@ -171,7 +211,8 @@ impl Trainer {
     }
 
     /// Train until `config.train.steps` (or `stop_at` steps done, whichever is first),
-    /// checkpointing every `checkpoint_every` steps and where the run stops.
+    /// checkpointing every `checkpoint_every` steps and where the run stops. With several ranks,
+    /// rank 0 writes the checkpoints, after checking that every rank holds the same weights.
     pub fn run(&mut self, stop_at: Option<usize>, on_step: &mut dyn FnMut(&StepLog)) -> Result<()> {
         let end = stop_at.unwrap_or(usize::MAX).min(self.config.train.steps);
         let mut saved = true;
@@ -180,10 +221,18 @@ impl Trainer {
             on_step(&log);
             saved = log.step % self.config.train.checkpoint_every == 0;
             if saved {
-                self.save_checkpoint()?;
+                self.checkpoint_on_rank_0()?;
             }
         }
         if !saved {
+            self.checkpoint_on_rank_0()?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint_on_rank_0(&self) -> Result<()> {
+        check_ranks_agree(&*self.comm, self.state.step, &self.weights())?;
+        if self.comm.rank() == 0 {
             self.save_checkpoint()?;
         }
         Ok(())

@@ -1,4 +1,6 @@
 //! `foley train gen CONFIG.toml`: train the generator; the TOML describes the whole run.
+//! Under `mpirun -n K` the K processes train one model data-parallel (see foley_gen::data_parallel):
+//! rank 0 shows progress and writes checkpoints, the loss curve and the export.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -26,6 +28,11 @@ pub struct TrainGenArgs {
 }
 
 pub fn run(args: TrainGenArgs) -> Result<()> {
+    let comm = foley_dist::world()?;
+    if comm.size() > 1 {
+        share_cores_with_local_ranks();
+    }
+    let lead = comm.rank() == 0;
     let config = TrainConfig::from_file(&args.config)?;
     let toml_text = std::fs::read_to_string(&args.config)?;
     let device = Device::flex();
@@ -34,8 +41,13 @@ pub fn run(args: TrainGenArgs) -> Result<()> {
     let empty_text = fit_text(&empty, HIDDEN_DIM, config.data.text_seq_len);
     let dataset = Dataset::load(&config, empty_text)?;
     let clips = dataset.clips.len();
-    let mut trainer = Trainer::new(config.clone(), dataset, &device)?;
-    println!("{} clips, {} parameters, from step {}", clips, trainer.num_params(), trainer.state.step);
+    let ranks = comm.size();
+    let mut trainer = Trainer::data_parallel(config.clone(), dataset, &device, comm)?;
+    if !lead {
+        return trainer.run(args.stop_at, &mut |_| {});
+    }
+    let on = if ranks > 1 { format!(" on {ranks} ranks ({} examples each per step)", config.train.batch_size / ranks) } else { String::new() };
+    println!("{} clips, {} parameters, from step {}{on}", clips, trainer.num_params(), trainer.state.step);
 
     let total = config.train.steps as u64;
     let bar = super::train::train_bar(total);
@@ -72,4 +84,17 @@ pub fn run(args: TrainGenArgs) -> Result<()> {
         println!("stopped at step {} (checkpoint in {})", trainer.state.step, foley_gen::checkpoint::dir(out).display());
     }
     Ok(())
+}
+
+/// Split this machine's cores between the ranks mpirun started on it (unless RAYON_NUM_THREADS
+/// says otherwise): K ranks of all cores each would oversubscribe the machine K times.
+fn share_cores_with_local_ranks() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / foley_dist::local_ranks()).max(1);
+    if rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().is_ok() {
+        tracing::info!(threads, "threads per rank");
+    }
 }
