@@ -4,8 +4,9 @@
 //!
 //! TEST_DIR / TRAIN_DIR are `scripts/dev/gen_data.sh` outputs (`shards/` + `scenes/<seed>/`).
 //! For every sampler setting, each test clip's soundtrack is generated from its precomputed
-//! video features (no prompt, seed = clip index), turned into a waveform by Griffin-Lim, and
-//! scored against the scene's events.json:
+//! video features (no prompt, seed = clip index), turned into a waveform by Griffin-Lim (or by
+//! foley's vocoder: `GEN_EVAL_VOCODER=models/vocoder/vocoder.safetensors`), and scored against the
+//! scene's events.json:
 //! * onset P/R/F1 within ±40 ms (one-to-one matching) of the onsets of transient events,
 //!   detected on the waveform with foley-eval's librosa-style detector (16 kHz, hop 256);
 //! * mean |offset| between each true onset and the nearest detected onset within ±100 ms;
@@ -26,7 +27,7 @@ use foley_gen::Generator;
 use foley_gen::config::token_channels;
 use foley_gen::data::{Clip, load_clips, tokens_to_mel};
 use foley_gen::envelope::{envelope_of_tokens, r_squared};
-use foley_gen::generate::{SampleOptions, Sampler, VideoFeatures, sample_tokens, tokens_mel, vocode};
+use foley_gen::generate::{MelDecoder, SampleOptions, Sampler, VideoFeatures, sample_tokens, tokens_mel};
 use foley_seq::SequenceConfig;
 
 const TOL: f64 = 0.04;
@@ -182,6 +183,10 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(out_dir)?;
     let device = Device::flex();
     let mut generator = Generator::load(model, &device)?;
+    let decoder = MelDecoder::load(std::env::var_os("GEN_EVAL_VOCODER").as_deref().map(Path::new), &device)?;
+    let vocode = |mel: &foley_dsp::Mel, seq: &SequenceConfig, seed: u64| decoder.decode(mel, seq, seed);
+    let decoded_by = if matches!(decoder, MelDecoder::GriffinLim) { "Griffin-Lim" } else { "vocoder" };
+    println!("decoding with {decoded_by}");
     let seq = generator.sequence();
     let (n_mels, fps) = (seq.mel.n_mels, seq.mel.frames_per_second());
     let lt = generator.meta.flow.text_seq_len;
@@ -286,7 +291,8 @@ fn main() -> Result<()> {
             let silent_mel = vec![-5f32; mel.len()];
             score_one(&mut s_silence, &silence, &silent_mel, &truth[i]);
         }
-        for (name, s) in [("true audio", &s_true), ("true mel -> Griffin-Lim", &s_gl), ("white noise", &s_noise), ("silence", &s_silence)] {
+        let through = format!("true mel -> {decoded_by}");
+        for (name, s) in [("true audio", &s_true), (through.as_str(), &s_gl), ("white noise", &s_noise), ("silence", &s_silence)] {
             rows.push(s.row(name));
             json.insert(name.to_string(), s.clone());
             println!("{}", rows.last().unwrap());

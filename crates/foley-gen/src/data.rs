@@ -254,6 +254,13 @@ impl Dataset {
     /// The clips of `config.data` (alignment-filtered when configured) with their statistics;
     /// `empty_text` is the `[text_seq_len, 384]` MiniLM encoding of the empty string.
     pub fn load(config: &crate::TrainConfig, empty_text: Vec<f32>) -> Result<Self> {
+        Self::load_like(config, empty_text, None)
+    }
+
+    /// [`Dataset::load`], standardized with the statistics an existing generator was trained
+    /// with (`like`) instead of this data's own: a component trained on these clips (e.g. a new
+    /// envelope predictor) then fits that generator.
+    pub fn load_like(config: &crate::TrainConfig, empty_text: Vec<f32>, like: Option<&crate::model::GenMeta>) -> Result<Self> {
         let seq = config.sequence();
         let (mut clips, sync_dim) = load_clips(&config.data.shards, &seq, config.data.text_seq_len)?;
         if let (Some(csv), Some(min)) = (&config.data.alignment_scores, config.data.min_alignment) {
@@ -261,13 +268,20 @@ impl Dataset {
             clips = filter_by_alignment(clips, csv, min)?;
             tracing::info!(kept = clips.len(), dropped = before - clips.len(), "alignment filter");
         }
-        let stats = MelStats::of(&clips, seq.mel.n_mels);
-        let video_stats =
-            config.data.standardize_video.then(|| VideoStats::of(&clips, foley_encoders::efficientnet::FEATURE_DIM, sync_dim, seq.sync_tokens_per_segment()));
-        let envelope_stats = config.data.envelope.then(|| {
-            let envelopes: Vec<Vec<f32>> = clips.iter().map(|c| envelope_of_tokens(&c.mel, &seq)).collect();
-            EnvelopeStats::of(envelopes.iter().map(|e| e.as_slice()))
-        });
+        let (stats, video_stats, envelope_stats) = match like {
+            Some(meta) => (meta.stats.clone(), meta.video_stats.clone(), meta.envelope.clone()),
+            None => (
+                MelStats::of(&clips, seq.mel.n_mels),
+                config
+                    .data
+                    .standardize_video
+                    .then(|| VideoStats::of(&clips, foley_encoders::efficientnet::FEATURE_DIM, sync_dim, seq.sync_tokens_per_segment())),
+                config.data.envelope.then(|| {
+                    let envelopes: Vec<Vec<f32>> = clips.iter().map(|c| envelope_of_tokens(&c.mel, &seq)).collect();
+                    EnvelopeStats::of(envelopes.iter().map(|e| e.as_slice()))
+                }),
+            ),
+        };
         let sync_dim = sync_dim + if envelope_stats.is_some() { ENVELOPE_DIM } else { 0 };
         let mut dataset = Self { clips: Vec::new(), seq, sync_dim, stats, video_stats, envelope_stats, empty_text, data: config.data.clone() };
         dataset.clips = clips.into_iter().map(|c| dataset.prepare(c)).collect();

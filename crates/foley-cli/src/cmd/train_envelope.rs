@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use burn::module::Module;
 use burn::tensor::Device;
 use clap::Args;
 use foley_gen::TrainConfig;
 use foley_gen::data::{Dataset, load_clips};
 use foley_gen::envelope_train::{EnvelopeTrainOptions, examples, r2, train_predictor};
-use foley_gen::model::{envelope_path, save_predictor};
+use foley_gen::model::{GenMeta, envelope_path, meta_path, save_predictor};
 
 /// Options of `foley train envelope`.
 #[derive(Args)]
@@ -27,14 +27,32 @@ pub struct TrainEnvelopeArgs {
     pub lr: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Train for this existing generator: its `.json` gives the feature and envelope
+    /// standardization instead of the run's own data (the generator's files are not touched).
+    #[arg(long)]
+    pub generator: Option<PathBuf>,
+    /// Where to write the predictor (default: beside the run's `out_dir/gen.safetensors`).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 pub fn run(args: TrainEnvelopeArgs) -> Result<()> {
     let config = TrainConfig::from_file(&args.config)?;
     ensure!(config.data.envelope, "{}: [data] has no `envelope = true`, so its generator takes no timing envelope", args.config.display());
     let device = Device::flex();
-    // The generator's empty text is irrelevant here; the statistics come from the same clips.
-    let dataset = Dataset::load(&config, Vec::new())?;
+    // The generator's empty text is irrelevant here; the statistics come from the same clips,
+    // or from the generator the predictor is for.
+    let like = match &args.generator {
+        Some(g) => {
+            let path = meta_path(g);
+            let meta: GenMeta = serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
+                .with_context(|| format!("parsing {}", path.display()))?;
+            ensure!(meta.envelope.is_some(), "{}: this generator takes no timing envelope", g.display());
+            Some(meta)
+        }
+        None => None,
+    };
+    let dataset = Dataset::load_like(&config, Vec::new(), like.as_ref())?;
     let train = examples(&dataset.clips, dataset.sync_dim);
     let test = match &args.test {
         Some(dir) => {
@@ -70,7 +88,7 @@ pub fn run(args: TrainEnvelopeArgs) -> Result<()> {
         let held = r2(&predictor, test, &device)?;
         println!("R² on {} held-out clips: loudness {:.3}, onset strength {:.3}", test.len(), held[0], held[1]);
     }
-    let path = envelope_path(&config.out_dir.join("gen.safetensors"));
+    let path = args.output.clone().unwrap_or_else(|| envelope_path(&config.out_dir.join("gen.safetensors")));
     save_predictor(&predictor, &path)?;
     println!("-> {}", path.display());
     Ok(())
