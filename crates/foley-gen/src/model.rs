@@ -243,6 +243,12 @@ pub(crate) fn stage_safetensors<M: ModuleSnapshot>(module: &M, path: &Path, dtyp
     let tmp = tempfile::Builder::new().prefix(".foley-").suffix(".safetensors").tempfile_in(dir)?.into_temp_path();
     let mut store = SafetensorsStore::from_file(tmp.to_path_buf()).overwrite(true).with_to_adapter(FloatCastAdapter::to(dtype));
     module.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving {}: {e}", path.display()))?;
+    // Temporary files are private; weights are ordinary output files.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
+    }
     Ok(tmp)
 }
 
