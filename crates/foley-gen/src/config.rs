@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 use foley_flow::{Extensions, FlowConfig};
 use foley_seq::SequenceConfig;
+use foley_weights::checkpoint::{read_toml, resolve_path};
 use serde::{Deserialize, Serialize};
 
 /// A training run.
@@ -193,18 +194,16 @@ pub fn mel_frames_per_token(seq: &SequenceConfig) -> usize {
 impl TrainConfig {
     /// Read and check a TOML file; relative paths become relative to its folder.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut config: Self = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        config.out_dir = resolve(base, &config.out_dir);
+        let (mut config, base): (Self, _) = read_toml(path)?;
+        config.out_dir = resolve_path(&base, &config.out_dir);
         for s in &mut config.data.shards {
-            *s = resolve(base, s);
+            *s = resolve_path(&base, s);
         }
         if let Some(p) = &mut config.data.alignment_scores {
-            *p = resolve(base, p);
+            *p = resolve_path(&base, p);
         }
         if let Some(p) = &mut config.train.init_clip_proj {
-            *p = resolve(base, p);
+            *p = resolve_path(&base, p);
         }
         config.validate().with_context(|| format!("{}", path.display()))?;
         Ok(config)
@@ -256,5 +255,3 @@ impl TrainConfig {
         .with_sequence(&seq)
     }
 }
-
-use foley_weights::checkpoint::resolve_path as resolve;

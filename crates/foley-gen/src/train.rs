@@ -8,11 +8,10 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use foley_dist::{Collective, Solo};
 use foley_flow::noise::SplitMix64;
@@ -100,15 +99,15 @@ impl Trainer {
         let mut ema = Ema::new(&net, r.ema_decay);
         if let Some(ckpt) = checkpoint::latest(&config.out_dir)? {
             state = checkpoint::read_state(&ckpt)?;
-            load_into(&mut net, &ckpt.join(checkpoint::MODEL))?;
+            checkpoint::load_module(&mut net, &ckpt.join(checkpoint::MODEL))?;
             let mut ema_net = net.clone();
-            load_into(&mut ema_net, &ckpt.join(checkpoint::EMA))?;
+            checkpoint::load_module(&mut ema_net, &ckpt.join(checkpoint::EMA))?;
             ema = Ema::new(&ema_net, r.ema_decay);
             let optim_path = ckpt.join(checkpoint::OPTIMIZER);
             optim = optim.load(&optim_path).map_err(|e| anyhow::anyhow!("{}: {e:?}", optim_path.display()))?;
             tracing::info!(step = state.step, checkpoint = %ckpt.display(), "resumed");
         }
-        check_ranks_agree(&*comm, state.step, &flat_weights(&net))?;
+        check_ranks_agree(&*comm, state.step, &checkpoint::flat_weights(&net))?;
         Ok(Self { config, dataset, meta, state, net: Some(net), optim, ema, device: device.clone(), comm })
     }
 
@@ -242,8 +241,8 @@ impl Trainer {
     pub fn save_checkpoint(&self) -> Result<std::path::PathBuf> {
         let net = self.net();
         checkpoint::write(&self.config.out_dir, &self.state, |dir| {
-            save_to(net, &dir.join(checkpoint::MODEL))?;
-            save_to(&self.ema.apply(net.valid()), &dir.join(checkpoint::EMA))?;
+            checkpoint::save_module(net, &dir.join(checkpoint::MODEL))?;
+            checkpoint::save_module(&self.ema.apply(net.valid()), &dir.join(checkpoint::EMA))?;
             let path = dir.join(checkpoint::OPTIMIZER);
             self.optim.save(&path).map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))
         })
@@ -267,35 +266,11 @@ impl Trainer {
 
     /// The current (non-EMA) weights, flattened in visiting order (tests compare runs with it).
     pub fn weights(&self) -> Vec<f32> {
-        flat_weights(self.net())
+        checkpoint::flat_weights(self.net())
     }
 
     /// Export the EMA generator as `dtype` safetensors.
     pub fn export(&self, path: &Path, dtype: DType, config_toml: &str) -> Result<()> {
         self.ema_generator(config_toml).save(path, dtype)
     }
-}
-
-/// Every float parameter of `module`, flattened in visiting order.
-pub fn flat_weights<M: Module>(module: &M) -> Vec<f32> {
-    struct V(Vec<f32>);
-    impl burn::module::ModuleVisitor for V {
-        fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
-            self.0.extend(p.val().without_autodiff().into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
-        }
-    }
-    let mut v = V(Vec::new());
-    module.visit(&mut v);
-    v.0
-}
-
-fn save_to(net: &FlowNetwork, path: &Path) -> Result<()> {
-    let mut store = BurnpackStore::from_file(path).auto_extension(false).overwrite(true);
-    net.save_into(&mut store).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
-}
-
-fn load_into(net: &mut FlowNetwork, path: &Path) -> Result<()> {
-    let mut store = BurnpackStore::from_file(path).auto_extension(false);
-    net.load_from(&mut store).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display())).context("loading checkpoint")?;
-    Ok(())
 }

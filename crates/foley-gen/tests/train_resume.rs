@@ -5,9 +5,10 @@ use std::path::Path;
 
 use burn::tensor::{DType, Device};
 use foley_flow::noise::standard_normal;
+use foley_gen::checkpoint::flat_weights;
 use foley_gen::config::{DataConfig, MaskProbs, ModelConfig, RecipeConfig, TextMode, token_channels};
 use foley_gen::data::{Clip, Dataset, MelStats};
-use foley_gen::train::{Trainer, flat_weights};
+use foley_gen::train::Trainer;
 use foley_gen::{Generator, TrainConfig};
 
 fn config(out_dir: &Path, steps: usize) -> TrainConfig {

@@ -6,7 +6,19 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::Tensor;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+/// A run's TOML configuration parsed, with the folder its relative paths are relative to (give
+/// them to [`resolve_path`]).
+pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<(T, PathBuf)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let config = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok((config, path.parent().unwrap_or(Path::new(".")).to_path_buf()))
+}
 
 /// A path written in a run's TOML file: `~/` is the home directory, a relative path is relative
 /// to the folder of the TOML file (`base`).
@@ -92,4 +104,30 @@ pub fn write(out_dir: &Path, state: &RunState, fill: impl FnOnce(&Path) -> Resul
 pub fn read_state(path: &Path) -> Result<RunState> {
     let file = path.join(STATE);
     serde_json::from_slice(&std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?).with_context(|| format!("parsing {}", file.display()))
+}
+
+/// Write `module`'s weights to a burnpack file (a checkpoint's model, EMA).
+pub fn save_module<M: ModuleSnapshot>(module: &M, path: &Path) -> Result<()> {
+    let mut store = BurnpackStore::from_file(path).auto_extension(false).overwrite(true);
+    module.save_into(&mut store).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
+}
+
+/// Read weights written by [`save_module`] into `module`.
+pub fn load_module<M: ModuleSnapshot>(module: &mut M, path: &Path) -> Result<()> {
+    let mut store = BurnpackStore::from_file(path).auto_extension(false);
+    module.load_from(&mut store).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display())).context("loading checkpoint")?;
+    Ok(())
+}
+
+/// Every float parameter of `module`, flattened in visiting order (runs are compared with it).
+pub fn flat_weights<M: Module>(module: &M) -> Vec<f32> {
+    struct Flatten(Vec<f32>);
+    impl ModuleVisitor for Flatten {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.extend(p.val().without_autodiff().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data"));
+        }
+    }
+    let mut v = Flatten(Vec::new());
+    module.visit(&mut v);
+    v.0
 }

@@ -1,6 +1,8 @@
 //! `foley train <model>`: training commands, one variant per model; each lives in its own module.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -48,4 +50,22 @@ pub(super) fn smoothed(average: &mut Option<f64>, loss: f64) -> f64 {
     let s = average.map_or(loss, |s| 0.98 * s + 0.02 * loss);
     *average = Some(s);
     s
+}
+
+/// Write a run's `loss.csv` (one row per step) and `loss.png` in `out`.
+pub(super) fn write_loss_curve(out: &Path, losses: &[f32], title: &str) -> Result<()> {
+    let csv: String = std::iter::once("step,loss\n".to_string()).chain(losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", i + 1))).collect();
+    let path = out.join("loss.csv");
+    std::fs::write(&path, csv).with_context(|| format!("writing {}", path.display()))?;
+    foley_gen::plot::write_loss_png(&out.join("loss.png"), losses, title).map_err(|e| anyhow::anyhow!(e))
+}
+
+/// How a run ended: where the finished run's weights went, or where its checkpoint is.
+pub(super) fn report_end(state: &foley_gen::checkpoint::RunState, out: &Path, weights: Option<&Path>) {
+    match weights {
+        Some(weights) => {
+            println!("{} steps in {:.0} s -> {} (+ .json), loss curve {}", state.step, state.wall_seconds, weights.display(), out.join("loss.png").display())
+        }
+        None => println!("stopped at step {} (checkpoint in {})", state.step, foley_gen::checkpoint::dir(out).display()),
+    }
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::tensor::{DType, Device};
 use clap::Args;
 use foley_encoders::ModelCache;
@@ -66,23 +66,13 @@ pub fn run(args: TrainGenArgs) -> Result<()> {
     bar.finish_and_clear();
 
     let out = &config.out_dir;
-    let losses = &trainer.state.losses;
-    let csv: String = std::iter::once("step,loss\n".to_string()).chain(losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", i + 1))).collect();
-    std::fs::write(out.join("loss.csv"), csv).with_context(|| format!("writing {}", out.join("loss.csv").display()))?;
-    foley_gen::plot::write_loss_png(&out.join("loss.png"), losses, "generator training loss").map_err(|e| anyhow::anyhow!(e))?;
-    if trainer.state.step >= config.train.steps {
-        let weights = out.join("gen.safetensors");
+    super::train::write_loss_curve(out, &trainer.state.losses, "generator training loss")?;
+    let finished = trainer.state.step >= config.train.steps;
+    let weights = out.join("gen.safetensors");
+    if finished {
         trainer.export(&weights, if args.f32 { DType::F32 } else { DType::F16 }, &toml_text)?;
-        println!(
-            "{} steps in {:.0} s -> {} (+ .json), loss curve {}",
-            trainer.state.step,
-            trainer.state.wall_seconds,
-            weights.display(),
-            out.join("loss.png").display()
-        );
-    } else {
-        println!("stopped at step {} (checkpoint in {})", trainer.state.step, foley_gen::checkpoint::dir(out).display());
     }
+    super::train::report_end(&trainer.state, out, finished.then_some(weights.as_path()));
     Ok(())
 }
 

@@ -60,30 +60,20 @@ pub fn run(args: TrainVocoderArgs) -> Result<()> {
     bar.finish_and_clear();
 
     let out = &config.out_dir;
-    let losses = &trainer.state.losses;
-    let csv: String = std::iter::once("step,loss\n".to_string()).chain(losses.iter().enumerate().map(|(i, l)| format!("{},{l}\n", i + 1))).collect();
-    std::fs::write(out.join("loss.csv"), csv).with_context(|| format!("writing {}", out.join("loss.csv").display()))?;
+    super::train::write_loss_curve(out, &trainer.state.losses, "vocoder training loss (mel L1 + MR-STFT)")?;
     let csv: String = std::iter::once("step,validation_mel_l1\n".to_string()).chain(trainer.validations.iter().map(|(s, v)| format!("{s},{v}\n"))).collect();
     std::fs::write(out.join("validation.csv"), csv).with_context(|| format!("writing {}", out.join("validation.csv").display()))?;
-    foley_gen::plot::write_loss_png(&out.join("loss.png"), losses, "vocoder training loss (mel L1 + MR-STFT)").map_err(|e| anyhow::anyhow!(e))?;
     let dtype = if args.f32 { DType::F32 } else { DType::F16 };
     if let Some(path) = &args.export {
         trainer.export(path, dtype, &toml_text)?;
         println!("step {} -> {}", trainer.state.step, path.display());
         return Ok(());
     }
-    if trainer.state.step >= config.train.steps {
-        let weights = out.join("vocoder.safetensors");
+    let finished = trainer.state.step >= config.train.steps;
+    let weights = out.join("vocoder.safetensors");
+    if finished {
         trainer.export(&weights, dtype, &toml_text)?;
-        println!(
-            "{} steps in {:.0} s -> {} (+ .json), loss curve {}",
-            trainer.state.step,
-            trainer.state.wall_seconds,
-            weights.display(),
-            out.join("loss.png").display()
-        );
-    } else {
-        println!("stopped at step {} (checkpoint in {})", trainer.state.step, foley_gen::checkpoint::dir(out).display());
     }
+    super::train::report_end(&trainer.state, out, finished.then_some(weights.as_path()));
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
 use foley_seq::MelConfig;
-use foley_weights::checkpoint::resolve_path;
+use foley_weights::checkpoint::{read_toml, resolve_path};
 use serde::{Deserialize, Serialize};
 
 use crate::vocos::VocosConfig;
@@ -108,12 +108,10 @@ fn default_beta2() -> f64 {
 impl VocoderTrainConfig {
     /// Reads and checks a run's TOML; paths become absolute.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut config: Self = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        config.out_dir = resolve_path(base, &config.out_dir);
+        let (mut config, base): (Self, _) = read_toml(path)?;
+        config.out_dir = resolve_path(&base, &config.out_dir);
         if let Some(c) = &mut config.data.corpus {
-            *c = resolve_path(base, c);
+            *c = resolve_path(&base, c);
         }
         config.validate().with_context(|| format!("{}", path.display()))?;
         Ok(config)

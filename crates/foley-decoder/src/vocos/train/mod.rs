@@ -17,7 +17,6 @@ use anyhow::{Context, Result};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
-use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::{DType, Device, Tensor};
 use foley_dsp::MelSpectrogram;
 use foley_weights::checkpoint::{self, RunState};
@@ -102,7 +101,7 @@ impl Trainer {
         let mut validations = Vec::new();
         if let Some(ckpt) = checkpoint::latest(&config.out_dir)? {
             state = checkpoint::read_state(&ckpt)?;
-            load_into(&mut net, &ckpt.join(checkpoint::MODEL))?;
+            checkpoint::load_module(&mut net, &ckpt.join(checkpoint::MODEL))?;
             let path = ckpt.join(checkpoint::OPTIMIZER);
             optim = optim.load(&path).map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
             let path = ckpt.join(VALIDATION);
@@ -208,9 +207,7 @@ impl Trainer {
     /// Write a checkpoint of the current step.
     pub fn save_checkpoint(&self) -> Result<PathBuf> {
         checkpoint::write(&self.config.out_dir, &self.state, |dir| {
-            let path = dir.join(checkpoint::MODEL);
-            let mut store = BurnpackStore::from_file(&path).auto_extension(false).overwrite(true);
-            self.net().save_into(&mut store).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+            checkpoint::save_module(self.net(), &dir.join(checkpoint::MODEL))?;
             std::fs::write(dir.join(VALIDATION), serde_json::to_string(&self.validations)?)?;
             let path = dir.join(checkpoint::OPTIMIZER);
             self.optim.save(&path).map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))
@@ -241,20 +238,6 @@ impl Trainer {
 
     /// The current weights, flattened in visiting order (tests compare runs with it).
     pub fn weights(&self) -> Vec<f32> {
-        struct V(Vec<f32>);
-        impl burn::module::ModuleVisitor for V {
-            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
-                self.0.extend(p.val().without_autodiff().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data"));
-            }
-        }
-        let mut v = V(Vec::new());
-        self.net().visit(&mut v);
-        v.0
+        checkpoint::flat_weights(self.net())
     }
-}
-
-fn load_into(net: &mut Vocos, path: &Path) -> Result<()> {
-    let mut store = BurnpackStore::from_file(path).auto_extension(false);
-    net.load_from(&mut store).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display())).context("loading checkpoint")?;
-    Ok(())
 }
