@@ -65,34 +65,53 @@ impl Stft {
     /// `n_frames * hop` samples.
     pub fn inverse(&self, spectrum: &[Complex<f64>], n_frames: usize) -> Vec<f64> {
         let n_freqs = self.n_freqs();
-        let padded_len = (n_frames.max(1) - 1) * self.hop + self.n_fft;
-        // The inverse transforms run in parallel, the overlap-add in frame order (the same sums
-        // in the same order as a serial loop).
-        let mut frames = vec![0.0f64; n_frames * self.n_fft];
-        frames.par_chunks_mut(FRAMES_PER_TASK * self.n_fft).enumerate().for_each(|(task, out)| {
+        self.inverse_with(n_frames, |t, bins| bins.copy_from_slice(&spectrum[t * n_freqs..(t + 1) * n_freqs]))
+    }
+
+    /// [`Stft::inverse`] of the spectrum whose frame `t` `fill(t, bins)` writes (callers that
+    /// compute the spectrum need not store it whole).
+    pub fn inverse_with(&self, n_frames: usize, fill: impl Fn(usize, &mut [Complex<f64>]) + Sync) -> Vec<f64> {
+        let n_freqs = self.n_freqs();
+        let (n_fft, hop) = (self.n_fft, self.hop);
+        let mut frames = vec![0.0f64; n_frames * n_fft];
+        frames.par_chunks_mut(FRAMES_PER_TASK * n_fft).enumerate().for_each(|(task, out)| {
             let mut bins = self.inverse.make_input_vec();
             let mut scratch = self.inverse.make_scratch_vec();
-            for (k, frame) in out.chunks_exact_mut(self.n_fft).enumerate() {
-                let t = task * FRAMES_PER_TASK + k;
-                bins.copy_from_slice(&spectrum[t * n_freqs..(t + 1) * n_freqs]);
+            for (k, frame) in out.chunks_exact_mut(n_fft).enumerate() {
+                fill(task * FRAMES_PER_TASK + k, &mut bins);
                 // A real signal's DC and Nyquist bins are real; drop rounding residue there.
                 bins[0].im = 0.0;
                 bins[n_freqs - 1].im = 0.0;
                 self.inverse.process_with_scratch(&mut bins, frame, &mut scratch).expect("buffer sizes come from the same plan");
             }
         });
-        let mut acc = vec![0.0f64; padded_len];
-        let mut norm = vec![0.0f64; padded_len];
-        for (t, frame) in frames.chunks_exact(self.n_fft).enumerate() {
-            let start = t * self.hop;
-            for i in 0..self.n_fft {
-                let w = self.window[i];
-                acc[start + i] += frame[i] / self.n_fft as f64 * w;
-                norm[start + i] += w * w;
-            }
-        }
+        // Overlap-add, one task per run of output samples; each sample sums its frames in frame
+        // order, so the result is the bits of a serial loop over frames.
         let pad = self.pad();
-        (pad..pad + n_frames * self.hop).map(|i| if norm[i] > 1e-11 { acc[i] / norm[i] } else { 0.0 }).collect()
+        let mut out = vec![0.0f64; n_frames * hop];
+        let run = FRAMES_PER_TASK * hop;
+        out.par_chunks_mut(run).enumerate().for_each(|(task, out)| {
+            // Padded coordinates of this run: [lo, lo + out.len()).
+            let lo = pad + task * run;
+            let hi = lo + out.len();
+            let mut acc = vec![0.0f64; out.len()];
+            let mut norm = vec![0.0f64; out.len()];
+            let first = (lo + 1).saturating_sub(n_fft).div_ceil(hop);
+            let last = ((hi - 1) / hop).min(n_frames.saturating_sub(1));
+            for t in first..=last {
+                let start = t * hop;
+                let frame = &frames[t * n_fft..(t + 1) * n_fft];
+                for i in start.max(lo)..(start + n_fft).min(hi) {
+                    let w = self.window[i - start];
+                    acc[i - lo] += frame[i - start] / n_fft as f64 * w;
+                    norm[i - lo] += w * w;
+                }
+            }
+            for ((o, a), n) in out.iter_mut().zip(&acc).zip(&norm) {
+                *o = if *n > 1e-11 { a / n } else { 0.0 };
+            }
+        });
+        out
     }
 }
 
@@ -113,7 +132,11 @@ fn reflect_pad(signal: &[f64], pad: usize) -> Vec<f64> {
         }
         signal[j as usize]
     };
-    (-(pad as isize)..(n + pad) as isize).map(reflect).collect()
+    let mut out = Vec::with_capacity(n + 2 * pad);
+    out.extend((-(pad as isize)..0).map(reflect));
+    out.extend_from_slice(signal);
+    out.extend((n as isize..(n + pad) as isize).map(reflect));
+    out
 }
 
 #[cfg(test)]
@@ -136,5 +159,38 @@ mod tests {
         assert_eq!(y.len(), x.len());
         let err = x.iter().zip(&y).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         assert!(err < 1e-9, "max reconstruction error {err}");
+    }
+
+    #[test]
+    fn parallel_overlap_add_is_the_serial_sum() {
+        // Frames of every length class: fewer than one task, several tasks, a partial last task.
+        for (n_fft, hop, n_frames) in [(64, 16, 3), (64, 16, 40), (1024, 256, 37), (32, 32, 5)] {
+            let stft = Stft::new(n_fft, hop);
+            let nf = stft.n_freqs();
+            let spec: Vec<Complex<f64>> = (0..n_frames * nf).map(|i| Complex::new(((i * 31) % 17) as f64 - 8.0, ((i * 7) % 13) as f64 - 6.0)).collect();
+            let y = stft.inverse(&spec, n_frames);
+            // The serial definition: every frame added in order into one buffer.
+            let mut frames = vec![0.0; n_frames * n_fft];
+            let mut plan = RealFftPlanner::<f64>::new();
+            let inv = plan.plan_fft_inverse(n_fft);
+            for t in 0..n_frames {
+                let mut bins = spec[t * nf..(t + 1) * nf].to_vec();
+                bins[0].im = 0.0;
+                bins[nf - 1].im = 0.0;
+                inv.process(&mut bins, &mut frames[t * n_fft..(t + 1) * n_fft]).unwrap();
+            }
+            let len = (n_frames - 1) * hop + n_fft;
+            let (mut acc, mut norm) = (vec![0.0f64; len], vec![0.0f64; len]);
+            for t in 0..n_frames {
+                for i in 0..n_fft {
+                    let w = stft.window[i];
+                    acc[t * hop + i] += frames[t * n_fft + i] / n_fft as f64 * w;
+                    norm[t * hop + i] += w * w;
+                }
+            }
+            let pad = stft.pad();
+            let serial: Vec<f64> = (pad..pad + n_frames * hop).map(|i| if norm[i] > 1e-11 { acc[i] / norm[i] } else { 0.0 }).collect();
+            assert_eq!(y, serial, "n_fft {n_fft} hop {hop} frames {n_frames}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! log-mel it denotes, and its waveform (Griffin-Lim or foley's vocoder).
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result, ensure};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -25,29 +25,42 @@ use crate::model::Generator;
 /// The conditioning encoders, loaded once.
 pub struct Encoders {
     pub frames: EfficientNetLite0,
-    pub text: MiniLm,
+    /// MiniLM, loaded on the first prompt: a job without one does not need its 90 MB (the
+    /// generator carries its own empty-prompt condition).
+    text: OnceLock<MiniLm>,
+    cache: ModelCache,
     pub sync: SyncModel,
     pub sync_config: SyncConfig,
     pub device: Device,
 }
 
 impl Encoders {
-    /// EfficientNet-Lite0 and MiniLM from the model cache, the sync backbone from `sync_model`.
-    /// Reading and converting the files is serial work: the three load side by side.
+    /// EfficientNet-Lite0 from the model cache, the sync backbone from `sync_model` (MiniLM
+    /// when a prompt first needs it). Reading and converting the files is serial work: the two
+    /// load side by side.
     pub fn load(cache: &ModelCache, sync_model: &Path, device: &Device) -> Result<Self> {
-        let (frames, (text, sync)) = std::thread::scope(|scope| {
+        let (frames, sync) = std::thread::scope(|scope| {
             let frames = scope.spawn(|| EfficientNetLite0::from_cache(cache, device));
-            let text = scope.spawn(|| MiniLm::from_cache(cache, device));
             let sync = SyncModel::load(sync_model, device);
-            (frames.join().expect("EfficientNet loading panicked"), (text.join().expect("MiniLM loading panicked"), sync))
+            (frames.join().expect("EfficientNet loading panicked"), sync)
         });
         let (sync, sync_config) = sync?;
-        Ok(Self { frames: frames?, text: text?, sync, sync_config, device: device.clone() })
+        Ok(Self { frames: frames?, text: OnceLock::new(), cache: cache.clone(), sync, sync_config, device: device.clone() })
+    }
+
+    /// The text encoder, loaded on first use (two jobs starting at once may both load it; one
+    /// copy is kept).
+    pub fn text(&self) -> Result<&MiniLm> {
+        if let Some(m) = self.text.get() {
+            return Ok(m);
+        }
+        let m = MiniLm::from_cache(&self.cache, &self.device)?;
+        Ok(self.text.get_or_init(|| m))
     }
 
     /// `[text_seq_len, 384]` MiniLM token states of `text`, zero-padded / truncated.
     pub fn text_tokens(&self, text: &str, seq_len: usize) -> Result<Vec<f32>> {
-        let enc = self.text.encode(&[text])?;
+        let enc = self.text()?.encode(&[text])?;
         let tokens: Vec<f32> = enc.tokens.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
         Ok(fit_text(&tokens, HIDDEN_DIM, seq_len))
     }

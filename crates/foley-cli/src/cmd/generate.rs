@@ -194,10 +194,17 @@ impl ModelArgs {
 
 pub fn run(args: GenerateArgs) -> Result<()> {
     let mut clock = Timings::new();
-    // Everything that can be checked is checked before the models load and the work starts.
-    let plan = Plan::new(args.job.spec(args.input.clone(), args.output.clone()))?;
-    clock.lap("checks and probe");
-    let mut models = Models::load(&plan.choice)?;
+    // Everything that can be checked is checked before the work starts; the models load
+    // meanwhile (the probe mostly waits on ffprobe), and a bad input is still the error reported.
+    let spec = args.job.spec(args.input.clone(), args.output.clone());
+    let (plan, models) = std::thread::scope(|scope| {
+        let loading = spec.model_choice().ok().map(|choice| scope.spawn(move || Models::load(&choice)));
+        let plan = Plan::new(spec);
+        clock.lap("checks and probe");
+        (plan, loading.map(|l| l.join().expect("model loading panicked")))
+    });
+    let plan = plan?;
+    let mut models = models.expect("a plan implies a model choice")?;
     clock.lap("model loading");
     let outputs = plan.run(&mut models, &mut Bar(None))?;
     clock.extend(&outputs.timings);
