@@ -172,20 +172,14 @@ pub fn generate_long<M: WindowModel>(
     if let Some(g) = &long.given {
         ensure!(g.known.len() * c == g.tokens.len(), "given audio: {} tokens of {} values for {} flags", g.tokens.len() / c.max(1), c, g.known.len());
     }
-    let clip_fps = Rational::approximate(window_seq.clip_frame_rate).ok_or_else(|| anyhow::anyhow!("clip frame rate"))?;
-    let open = |fps: Rational, resize: Resize| -> Result<FrameReader> {
-        Ok(FrameReader::open(video, &FrameRequest { fps, start: window.start, duration: Some(window.duration), resize })?)
-    };
     // Semantic frames by MMAudio's rule at each window's own instants (window starts are not on
     // the 8 fps grid); sync frames from the 25 fps grid where every window starts on it, else
     // by the same rule as the semantic ones.
-    let (semantic_size, sync_size) = model.frame_sizes();
-    let mut semantic_frames = SourceFrames::new(open(clip_fps, semantic_size)?);
-    let mut sync_frames = if sync_aligned(&window_seq) {
-        SyncFrames::Grid(FrameStream::new(open(sync_fps(&window_seq)?, sync_size)?))
-    } else {
-        SyncFrames::Source(SourceFrames::new(open(sync_fps(&window_seq)?, sync_size)?))
-    };
+    let [semantic_request, sync_request] = frame_requests(window, &window_seq, model.frame_sizes())?;
+    let mut semantic_frames = SourceFrames::new(FrameReader::open(video, &semantic_request)?);
+    let sync_reader = FrameReader::open(video, &sync_request)?;
+    let mut sync_frames =
+        if sync_aligned(&window_seq) { SyncFrames::Grid(FrameStream::new(sync_reader)) } else { SyncFrames::Source(SourceFrames::new(sync_reader)) };
     let prefix_s = long.prefix as f64 / rate;
 
     let (n_windows, mut emitted) = (plan.windows.len(), 0usize);
@@ -199,7 +193,9 @@ pub fn generate_long<M: WindowModel>(
         let instants: Vec<f64> = (0..window_seq.clip_seq_len()).map(|j| t - prefix_s + j as f64 / window_seq.clip_frame_rate).collect();
         let semantic = semantic_frames.at(&instants)?;
         let sync = sync_frames.window(t - prefix_s, window_seq.sync_frames_read(), window_seq.sync_frame_rate)?;
+        let frames_s = clock.elapsed().as_secs_f64();
         let features = model.features(semantic, sync, &window_seq)?;
+        tracing::debug!(window = k, frames_s, encoders_s = clock.elapsed().as_secs_f64() - frames_s, "features");
         times.features += clock.elapsed();
         let clock = std::time::Instant::now();
         let known = window_known(&plan, w, &prev_tokens, long.given.as_ref(), c);
@@ -227,6 +223,15 @@ pub fn generate_long<M: WindowModel>(
     }
     ensure!(emitted == total_samples, "internal: {emitted} samples for a {total_samples} sample timeline");
     Ok(times)
+}
+
+/// The semantic and sync frame requests [`generate_long`] opens for `window` of a clip, with a
+/// model of sequence `seq` (its frame rates) and `sizes` (its [`WindowModel::frame_sizes`]).
+/// Given to [`foley_media::prefetch`] early, decoding starts while the models load.
+pub fn frame_requests(window: Window, seq: &SequenceConfig, (semantic, sync): (Resize, Resize)) -> Result<[FrameRequest; 2]> {
+    let clip_fps = Rational::approximate(seq.clip_frame_rate).ok_or_else(|| anyhow::anyhow!("clip frame rate"))?;
+    let at = |fps: Rational, resize: Resize| FrameRequest { fps, start: window.start, duration: Some(window.duration), resize };
+    Ok([at(clip_fps, semantic), at(sync_fps(seq)?, sync)])
 }
 
 /// Where each window's sync frames come from.

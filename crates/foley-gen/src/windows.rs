@@ -5,11 +5,12 @@
 
 use anyhow::Result;
 use foley_encoders::efficientnet;
+use foley_encoders::sync::SyncConfig;
 use foley_media::{Frame, Resize};
 use foley_seq::SequenceConfig;
 
 use crate::config::token_channels;
-use crate::generate::{Encoders, KnownAudio, MelDecoder, SampleOptions, VideoFeatures, features_from_frames, sample_tokens, sync_resize, tokens_mel};
+use crate::generate::{Encoders, KnownAudio, MelDecoder, SampleOptions, VideoFeatures, features_from_frames, sample_tokens, tokens_mel};
 use crate::model::Generator;
 
 /// How two windows' decodings of the same overlap are joined.
@@ -53,6 +54,11 @@ pub trait WindowModel {
     fn crossfade(&self) -> Crossfade;
 }
 
+/// The semantic and sync frame sizes of foley's own generator with sync backbone `sync`.
+pub fn embedded_frame_sizes(sync: &SyncConfig) -> (Resize, Resize) {
+    (Resize::CropSquare(efficientnet::INPUT_SIZE as u32), Resize::CropSquare(sync.frame_size as u32))
+}
+
 /// foley's own generator with its encoders (EfficientNet-Lite0, the sync backbone, MiniLM).
 pub struct EmbeddedModel<'a> {
     pub generator: &'a mut Generator,
@@ -84,7 +90,7 @@ impl WindowModel for EmbeddedModel<'_> {
     }
 
     fn frame_sizes(&self) -> (Resize, Resize) {
-        (Resize::CropSquare(efficientnet::INPUT_SIZE as u32), sync_resize(self.encoders))
+        embedded_frame_sizes(&self.encoders.sync_config)
     }
 
     fn set_text(&mut self, prompt: Option<&str>, negative: Option<&str>) -> Result<()> {

@@ -4,9 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use foley_dsp::LevelTarget;
+use foley_encoders::sync::SyncModel;
 use foley_gen::generate::{SampleOptions, Sampler, Window, default_model_path, plan_window};
-use foley_gen::longform::DEFAULT_OVERLAP;
+use foley_gen::longform::{DEFAULT_OVERLAP, frame_requests};
 use foley_gen::mmaudio::{MmaudioFiles, Variant};
+use foley_gen::windows::embedded_frame_sizes;
+use foley_seq::SequenceConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::models::ModelChoice;
@@ -298,5 +301,23 @@ impl Plan {
         let mp4_out = foley_media::AtomicOutput::new(&mp4)?;
         let window = plan_window(input, video_duration, spec.start, spec.duration)?;
         Ok(Self { spec, choice, window, video_duration, options, edit, level, mp4, wav, wav_out, mp4_out })
+    }
+
+    /// Starts decoding the frames a plain job of foley's own generator will read, so ffmpeg's
+    /// start-up overlaps the model loading (`foley_media::prefetch`). Edits and references
+    /// shift the frames read, and MMAudio has its own frame sizes: those start at generation.
+    /// A reader this guessed wrong is never used; [`foley_media::drop_prefetched`] stops it.
+    pub fn prefetch_frames(&self) -> Result<()> {
+        let ModelChoice::Embedded { sync, .. } = &self.choice else { return Ok(()) };
+        if self.edit.is_some() || self.spec.reference_audio.is_some() {
+            return Ok(());
+        }
+        // The embedded generator's frame rates (`Generator::sequence`).
+        let seq = SequenceConfig::mmaudio_16k(self.window.duration);
+        let sizes = embedded_frame_sizes(&SyncModel::read_config(sync)?);
+        for request in frame_requests(self.window, &seq, sizes)? {
+            foley_media::prefetch(&self.spec.input, &request)?;
+        }
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Stdio};
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 
@@ -29,7 +30,7 @@ pub enum Resize {
 }
 
 /// Which frames to sample.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FrameRequest {
     /// Target frame rate.
     pub fps: Rational,
@@ -92,9 +93,37 @@ pub struct FrameReader {
     finished: bool,
 }
 
+/// Readers started by [`prefetch`], waiting for the [`FrameReader::open`] that asks for them.
+static PREFETCHED: Mutex<Vec<(PathBuf, FrameRequest, FrameReader)>> = Mutex::new(Vec::new());
+
+/// Starts decoding `request` of `path` now, for a later [`FrameReader::open`] with the same
+/// arguments: ffmpeg's start-up (~0.1-0.2 s of dynamic linking and probing) then overlaps other
+/// work, such as loading models. A reader nobody opens is stopped by [`drop_prefetched`] (or by
+/// the end of the process: its pipe closes).
+pub fn prefetch(path: &Path, request: &FrameRequest) -> Result<(), MediaError> {
+    let reader = FrameReader::start(path, request)?;
+    PREFETCHED.lock().unwrap_or_else(|e| e.into_inner()).push((path.to_path_buf(), *request, reader));
+    Ok(())
+}
+
+/// Stops every prefetched reader that was not opened.
+pub fn drop_prefetched() {
+    PREFETCHED.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
 impl FrameReader {
-    /// Probes `path` and starts decoding.
+    /// Probes `path` and starts decoding (or takes the reader [`prefetch`] started for it).
     pub fn open(path: &Path, request: &FrameRequest) -> Result<Self, MediaError> {
+        let mut parked = PREFETCHED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = parked.iter().position(|(p, r, _)| p == path && r == request) {
+            tracing::debug!(path = %path.display(), "frames: prefetched reader taken");
+            return Ok(parked.swap_remove(i).2);
+        }
+        drop(parked);
+        Self::start(path, request)
+    }
+
+    fn start(path: &Path, request: &FrameRequest) -> Result<Self, MediaError> {
         check_input(path)?;
         if request.fps.num <= 0 || !(request.start >= 0.0) || request.duration.is_some_and(|d| !(d > 0.0)) {
             return Err(MediaError::InvalidArgument(format!(
@@ -135,6 +164,7 @@ impl FrameReader {
             .stderr(Stdio::piped());
         let (mut child, _child_guard) = spawn(&mut cmd, path)?;
         let stdout = child.stdout.take().expect("stdout is piped");
+        widen_pipe(&stdout);
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, timestamps) = channel();
         let stderr_thread = std::thread::spawn(move || parse_showinfo(stderr, tx));
@@ -286,6 +316,18 @@ impl Drop for FrameReader {
         if let Some(t) = self.stderr_thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// Lets ffmpeg write up to 1 MiB ahead of the reader (Linux pipes hold 64 KiB, less than one
+/// 224x224 frame, so decoder and reader would otherwise take turns every few dozen KiB). Where
+/// the system refuses, the pipe keeps its size.
+fn widen_pipe(pipe: &ChildStdout) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: fcntl on a descriptor this process owns; F_SETPIPE_SZ only resizes the buffer.
+        unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
     }
 }
 

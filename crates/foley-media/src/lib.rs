@@ -27,7 +27,7 @@ pub use cleanup::{install_signal_cleanup, is_exiting};
 pub use encode::Mp4Writer;
 pub use error::MediaError;
 pub use ffmpeg::{check_input, check_tools};
-pub use frames::{Frame, FrameReader, FrameRequest, Resize};
+pub use frames::{Frame, FrameReader, FrameRequest, Resize, drop_prefetched, prefetch};
 pub use mux::{check_muxable, mux};
 pub use output::{AtomicOutput, StagingDir, ensure_not_input, parent_dir};
 pub use probe::{AudioStream, MediaInfo, VideoStream, probe};

@@ -223,3 +223,23 @@ fn source_frames_follow_the_rule_at_any_instants() {
         assert_eq!(got, want, "window at {start} s");
     }
 }
+
+#[test]
+fn a_prefetched_reader_gives_the_frames_of_a_fresh_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("counter.mp4");
+    let times = cfr_source(&path, "25", 50);
+    let request = FrameRequest { fps: Rational::new(8, 1).unwrap(), start: 0.5, duration: Some(1.0), resize: Resize::CropSquare(32) };
+    let other = FrameRequest { fps: Rational::new(25, 1).unwrap(), ..request };
+    foley_media::prefetch(&path, &request).unwrap();
+    foley_media::prefetch(&path, &other).unwrap();
+    let expected = expected_indices(&times, Q(1, 2), Q(8, 1), Some(8));
+    // The first open of `request` takes the prefetched reader, the second starts a new one.
+    for round in ["prefetched", "fresh"] {
+        let reader = FrameReader::open(&path, &request).unwrap();
+        let counters: Vec<u32> = reader.map(|f| read_counter(&f.unwrap().rgb, 32, CROP32)).collect();
+        assert_eq!(counters, expected, "{round} reader");
+    }
+    // The reader of a request nobody opened is stopped.
+    foley_media::drop_prefetched();
+}

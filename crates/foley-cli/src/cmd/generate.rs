@@ -199,14 +199,17 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let spec = args.job.spec(args.input.clone(), args.output.clone());
     let (plan, models) = std::thread::scope(|scope| {
         let loading = spec.model_choice().ok().map(|choice| scope.spawn(move || Models::load(&choice)));
-        let plan = Plan::new(spec);
+        // Frame decoding starts too, once the plan says which frames.
+        let plan = Plan::new(spec).and_then(|plan| plan.prefetch_frames().map(|()| plan));
         clock.lap("checks and probe");
         (plan, loading.map(|l| l.join().expect("model loading panicked")))
     });
     let plan = plan?;
     let mut models = models.expect("a plan implies a model choice")?;
     clock.lap("model loading");
-    let outputs = plan.run(&mut models, &mut Bar(None))?;
+    let outputs = plan.run(&mut models, &mut Bar(None));
+    foley_media::drop_prefetched();
+    let outputs = outputs?;
     clock.extend(&outputs.timings);
     if args.timings {
         eprintln!("{clock}");
