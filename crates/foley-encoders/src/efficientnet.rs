@@ -23,6 +23,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use foley_kernels::conv::{Activation, bias_act};
 use foley_kernels::depthwise::Depthwise;
+use foley_kernels::pointwise;
 use foley_media::{Frame, FrameReader, FrameRequest, MediaError, Rational, Resize};
 
 use crate::fetch::{EFFICIENTNET_LITE0, ModelCache};
@@ -99,6 +100,13 @@ fn conv_bn(conv: &Conv2d, bn: &Option<BatchNorm>, x: Tensor<4>, act: Activation,
                 if let Some(y) = depthwise.forward(&x, &weight, bias.as_ref(), act) {
                     return y;
                 }
+            }
+            if conv.kernel_size == [1, 1]
+                && conv.stride == [1, 1]
+                && conv.groups == 1
+                && let Some(y) = pointwise::forward(&x, &weight, bias.as_ref(), residual.as_ref(), act)
+            {
+                return y;
             }
             let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
             bias_act(conv2d(x, weight, None, options), bias, residual, act)

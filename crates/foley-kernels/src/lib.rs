@@ -6,12 +6,14 @@
 //! one pass, for contiguous f32 tensors on the flex backend outside autodiff; every entry point
 //! falls back to the plain burn ops otherwise, so results do not depend on the path. The depthwise
 //! convolution replaces flex's generic grouped path (a quarter of EfficientNet-Lite0's time), the
-//! batched im2col convolution flex's per-image path on many small images (the sync backbone).
+//! batched im2col convolution flex's per-image path on many small images (the sync backbone),
+//! the pointwise one flex's 1x1 path plus its separate bias pass (EfficientNet-Lite0).
 
 pub mod conv;
 pub mod depthwise;
 pub mod flex;
 pub mod im2col;
+pub mod pointwise;
 
 /// Deterministic test inputs: `n` values spread evenly over `[-scale / 2, scale / 2)` in a
 /// scrambled order (a multiplicative hash of the index).
