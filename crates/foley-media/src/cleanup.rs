@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::sync::{Mutex, OnceLock};
 
 #[derive(Default)]
@@ -32,17 +33,21 @@ fn lock() -> std::sync::MutexGuard<'static, Registry> {
 pub(crate) struct ChildGuard(u32);
 
 impl ChildGuard {
-    pub(crate) fn new(pid: u32) -> Self {
+    /// Starts `cmd` and registers the child under one lock: a signal's cleanup, which takes the
+    /// same lock, either runs before the spawn (then the child is killed at once) or after the
+    /// registration (then it kills the child), never in between, where the child would outlive us.
+    pub(crate) fn spawn(cmd: &mut Command) -> std::io::Result<(Child, Self)> {
         let mut reg = lock();
+        let child = cmd.spawn()?;
         if reg.exiting {
-            // Spawned while the signal handler cleans up: it would outlive us.
             // SAFETY: kill(2) on the pid just spawned.
             unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+                libc::kill(child.id() as libc::pid_t, libc::SIGKILL);
             }
         }
-        reg.children.insert(pid);
-        Self(pid)
+        reg.children.insert(child.id());
+        let pid = child.id();
+        Ok((child, Self(pid)))
     }
 }
 

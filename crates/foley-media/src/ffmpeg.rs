@@ -79,9 +79,7 @@ pub fn check_input(path: &Path) -> Result<(), MediaError> {
 
 /// Starts `cmd` and registers the child, so a termination signal kills it.
 pub(crate) fn spawn(cmd: &mut Command, path: &Path) -> Result<(Child, ChildGuard), MediaError> {
-    let child = cmd.spawn().map_err(|e| MediaError::io(path, e))?;
-    let guard = ChildGuard::new(child.id());
-    Ok((child, guard))
+    ChildGuard::spawn(cmd).map_err(|e| MediaError::io(path, e))
 }
 
 /// The last few meaningful lines of ffmpeg's stderr, for an error message, without the
