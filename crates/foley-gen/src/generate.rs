@@ -35,17 +35,22 @@ pub struct Encoders {
 }
 
 impl Encoders {
-    /// EfficientNet-Lite0 from the model cache, the sync backbone from `sync_model` (MiniLM
-    /// when a prompt first needs it). Reading and converting the files is serial work: the two
-    /// load side by side.
-    pub fn load(cache: &ModelCache, sync_model: &Path, device: &Device) -> Result<Self> {
-        let (frames, sync) = std::thread::scope(|scope| {
+    /// EfficientNet-Lite0 from the model cache, the sync backbone from `sync_model`, MiniLM too
+    /// when `with_text` (else when a prompt first needs it). Reading and converting the files is
+    /// serial work: they load side by side.
+    pub fn load(cache: &ModelCache, sync_model: &Path, device: &Device, with_text: bool) -> Result<Self> {
+        let (frames, text, sync) = std::thread::scope(|scope| {
             let frames = scope.spawn(|| EfficientNetLite0::from_cache(cache, device));
+            let text = with_text.then(|| scope.spawn(|| MiniLm::from_cache(cache, device)));
             let sync = SyncModel::load(sync_model, device);
-            (frames.join().expect("EfficientNet loading panicked"), sync)
+            (frames.join().expect("EfficientNet loading panicked"), text.map(|t| t.join().expect("MiniLM loading panicked")), sync)
         });
         let (sync, sync_config) = sync?;
-        Ok(Self { frames: frames?, text: OnceLock::new(), cache: cache.clone(), sync, sync_config, device: device.clone() })
+        let loaded = OnceLock::new();
+        if let Some(text) = text {
+            let _ = loaded.set(text?);
+        }
+        Ok(Self { frames: frames?, text: loaded, cache: cache.clone(), sync, sync_config, device: device.clone() })
     }
 
     /// The text encoder, loaded on first use (two jobs starting at once may both load it; one

@@ -20,7 +20,7 @@ fn demo() -> PathBuf {
 fn load() -> (Generator, Encoders) {
     let device = Device::flex();
     let generator = Generator::load(&default_model_path(), &device).expect("shipped generator");
-    let enc = Encoders::load(&ModelCache::from_env().unwrap(), &default_sync_model_path(), &device).expect("encoders (run `foley models fetch`)");
+    let enc = Encoders::load(&ModelCache::from_env().unwrap(), &default_sync_model_path(), &device, true).expect("encoders (run `foley models fetch`)");
     (generator, enc)
 }
 

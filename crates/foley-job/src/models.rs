@@ -29,8 +29,15 @@ pub enum Models {
 }
 
 impl Models {
-    /// Load what `choice` names (pretrained encoders from the model cache).
+    /// Load what `choice` names (pretrained encoders from the model cache; the text encoder
+    /// when a prompt first needs it).
     pub fn load(choice: &ModelChoice) -> Result<Self> {
+        Self::load_with_text(choice, false)
+    }
+
+    /// [`Models::load`], with the text encoder loaded alongside when `with_text` (a job that
+    /// has a prompt).
+    pub fn load_with_text(choice: &ModelChoice, with_text: bool) -> Result<Self> {
         let device = Device::flex();
         let cache = ModelCache::from_env()?;
         Ok(match choice {
@@ -39,7 +46,7 @@ impl Models {
                 let (generator, decoder, encoders) = std::thread::scope(|scope| {
                     let generator = scope.spawn(|| Generator::load(path, &device));
                     let decoder = scope.spawn(|| MelDecoder::load(vocoder.as_deref(), &device));
-                    let encoders = Encoders::load(&cache, sync, &device);
+                    let encoders = Encoders::load(&cache, sync, &device, with_text);
                     (generator.join().expect("generator loading panicked"), decoder.join().expect("vocoder loading panicked"), encoders)
                 });
                 Self::Embedded { generator: generator?, encoders: Arc::new(encoders?), decoder: decoder?, choice: choice.clone() }

@@ -198,7 +198,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     // meanwhile (the probe mostly waits on ffprobe), and a bad input is still the error reported.
     let spec = args.job.spec(args.input.clone(), args.output.clone());
     let (plan, models) = std::thread::scope(|scope| {
-        let loading = spec.model_choice().ok().map(|choice| scope.spawn(move || Models::load(&choice)));
+        let with_text = spec.prompt.is_some() || spec.negative.is_some();
+        let loading = spec.model_choice().ok().map(|choice| scope.spawn(move || Models::load_with_text(&choice, with_text)));
         // Frame decoding starts too, once the plan says which frames.
         let plan = Plan::new(spec).and_then(|plan| plan.prefetch_frames().map(|()| plan));
         clock.lap("checks and probe");
