@@ -84,7 +84,13 @@ impl Generator {
 
     /// Sequence geometry of the trained window.
     pub fn sequence(&self) -> SequenceConfig {
-        SequenceConfig::mmaudio_16k(self.meta.duration)
+        Self::sequence_of(self.meta.duration)
+    }
+
+    /// The sequence of a foley generator's window of `duration` seconds (its rates are known
+    /// before any weights load).
+    pub fn sequence_of(duration: f64) -> SequenceConfig {
+        SequenceConfig::mmaudio_16k(duration)
     }
 
     /// Number of trained parameters.

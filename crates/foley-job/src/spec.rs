@@ -9,7 +9,6 @@ use foley_gen::generate::{SampleOptions, Sampler, Window, default_model_path, pl
 use foley_gen::longform::{DEFAULT_OVERLAP, frame_requests};
 use foley_gen::mmaudio::{MmaudioFiles, Variant};
 use foley_gen::windows::embedded_frame_sizes;
-use foley_seq::SequenceConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::models::ModelChoice;
@@ -312,8 +311,7 @@ impl Plan {
         if self.edit.is_some() || self.spec.reference_audio.is_some() {
             return Ok(());
         }
-        // The embedded generator's frame rates (`Generator::sequence`).
-        let seq = SequenceConfig::mmaudio_16k(self.window.duration);
+        let seq = foley_gen::Generator::sequence_of(self.window.duration);
         let sizes = embedded_frame_sizes(&SyncModel::read_config(sync)?);
         for request in frame_requests(self.window, &seq, sizes)? {
             foley_media::prefetch(&self.spec.input, &request)?;

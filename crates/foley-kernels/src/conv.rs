@@ -4,7 +4,7 @@
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use crate::flex::{CHUNK, flex_f32, tensor, update_owned};
+use crate::flex::{CHUNK, flex_f32, optional_flex_f32, tensor, update_owned};
 
 /// The activation after a convolution's bias.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,15 @@ impl Activation {
     }
 }
 
+/// `values[i] = act(values[i] + bias) + residual[i]`: one channel's run of a convolution's output.
+#[inline]
+pub(crate) fn finish(values: &mut [f32], bias: f32, residual: Option<&[f32]>, act: Activation) {
+    match residual {
+        Some(r) => values.iter_mut().zip(r).for_each(|(o, &r)| *o = act.apply(*o + bias) + r),
+        None => values.iter_mut().for_each(|o| *o = act.apply(*o + bias)),
+    }
+}
+
 /// `act(x + bias[c]) + residual` for an NCHW tensor `x` `[n, c, h, w]`, `bias` `[c]` and
 /// `residual` of `x`'s shape: in place in `x` when it is a fresh op output (a convolution's).
 pub fn bias_act(x: Tensor<4>, bias: Option<Tensor<1>>, residual: Option<Tensor<4>>, act: Activation) -> Tensor<4> {
@@ -44,8 +53,8 @@ pub fn bias_act(x: Tensor<4>, bias: Option<Tensor<1>>, residual: Option<Tensor<4
     if bias_fits
         && residual_fits
         && let Some(out) = flex_f32(&x)
-        && let Some(bias) = optional_flex(&bias)
-        && let Some(residual) = optional_flex(&residual)
+        && let Some(bias) = optional_flex_f32(bias.as_ref())
+        && let Some(residual) = optional_flex_f32(residual.as_ref())
     {
         drop(x);
         let plane = h * w;
@@ -59,15 +68,7 @@ pub fn bias_act(x: Tensor<4>, bias: Option<Tensor<1>>, residual: Option<Tensor<4
                 for (i, plane_data) in chunk.chunks_mut(plane.max(1)).enumerate() {
                     let start = first + i * plane;
                     let b = bias.map_or(0.0, |b| b[(start / plane) % c]);
-                    match residual {
-                        Some(r) => {
-                            let r = &r[start..start + plane_data.len()];
-                            for (o, &r) in plane_data.iter_mut().zip(r) {
-                                *o = act.apply(*o + b) + r;
-                            }
-                        }
-                        None => plane_data.iter_mut().for_each(|o| *o = act.apply(*o + b)),
-                    }
+                    finish(plane_data, b, residual.map(|r| &r[start..start + plane_data.len()]), act);
                 }
             })
         });
@@ -81,15 +82,6 @@ pub fn bias_act(x: Tensor<4>, bias: Option<Tensor<1>>, residual: Option<Tensor<4
     match residual {
         Some(r) => x + r,
         None => x,
-    }
-}
-
-/// `Some(None)` for no tensor, `Some(Some(t))` for a contiguous f32 flex one, `None` otherwise
-/// (the fast path does not apply).
-fn optional_flex<const D: usize>(t: &Option<Tensor<D>>) -> Option<Option<burn_flex::FlexTensor>> {
-    match t {
-        None => Some(None),
-        Some(t) => flex_f32(t).map(Some),
     }
 }
 

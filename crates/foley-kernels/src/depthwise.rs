@@ -10,7 +10,7 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use crate::conv::Activation;
-use crate::flex::{flex_f32, tensor};
+use crate::flex::{flex_f32, optional_flex_f32, tensor};
 use burn_flex::FlexTensor;
 
 /// Geometry of a depthwise convolution: square stride, padding before and after each axis.
@@ -38,10 +38,7 @@ impl Depthwise {
         let oh = Self::output_len(h, kh, self.stride, self.padding[0])?;
         let ow = Self::output_len(w, kw, self.stride, self.padding[1])?;
         let (x, weight) = (flex_f32(x)?, flex_f32(weight)?);
-        let bias = match bias {
-            Some(b) => Some(flex_f32(b)?),
-            None => None,
-        };
+        let bias = optional_flex_f32(bias)?;
         let input = x.as_slice::<f32>()?;
         let weights = weight.as_slice::<f32>()?;
         let bias = bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked contiguous"));

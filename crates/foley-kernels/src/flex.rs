@@ -38,3 +38,12 @@ pub fn update_owned(mut t: FlexTensor, f: impl FnOnce(&mut [f32])) -> FlexTensor
 pub fn tensor<const D: usize>(t: FlexTensor) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(t)
 }
+
+/// `Some(None)` for no tensor, `Some(Some(t))` for a contiguous f32 flex one, `None` otherwise
+/// (a kernel's fast path does not apply).
+pub fn optional_flex_f32<const D: usize>(t: Option<&Tensor<D>>) -> Option<Option<FlexTensor>> {
+    match t {
+        None => Some(None),
+        Some(t) => flex_f32(t).map(Some),
+    }
+}

@@ -13,7 +13,7 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 use crate::conv::Activation;
-use crate::flex::{flex_f32, tensor};
+use crate::flex::{flex_f32, optional_flex_f32, tensor};
 
 /// Floats of the patch matrix per group of images (16 MiB): bounds the scratch memory for any
 /// batch size.
@@ -39,10 +39,7 @@ impl BatchedConv {
         }
         let (oh, ow) = ((h + 2 * p - kh) / s + 1, (w + 2 * p - kw) / s + 1);
         let (x, weight) = (flex_f32(x)?, flex_f32(weight)?);
-        let bias = match bias {
-            Some(b) => Some(flex_f32(b)?),
-            None => None,
-        };
+        let bias = optional_flex_f32(bias)?;
         let (input, weights) = (x.as_slice::<f32>()?, weight.as_slice::<f32>()?);
         let bias = bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked contiguous"));
         let (k, pixels) = (ci * kh * kw, oh * ow);

@@ -12,8 +12,8 @@ use burn_flex::FlexTensor;
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
-use crate::conv::Activation;
-use crate::flex::{flex_f32, tensor};
+use crate::conv::{Activation, finish};
+use crate::flex::{flex_f32, optional_flex_f32, tensor};
 
 /// Output floats a task finishes at once (256 KiB: fits in L2 with its inputs).
 const BLOCK_FLOATS: usize = 64 * 1024;
@@ -29,14 +29,7 @@ pub fn forward(x: &Tensor<4>, weight: &Tensor<4>, bias: Option<&Tensor<1>>, resi
         return None;
     }
     let (x, weight) = (flex_f32(x)?, flex_f32(weight)?);
-    let bias = match bias {
-        Some(b) => Some(flex_f32(b)?),
-        None => None,
-    };
-    let residual = match residual {
-        Some(r) => Some(flex_f32(r)?),
-        None => None,
-    };
+    let (bias, residual) = (optional_flex_f32(bias)?, optional_flex_f32(residual)?);
     let (input, weights) = (x.as_slice::<f32>()?, weight.as_slice::<f32>()?);
     let bias = bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked contiguous"));
     let residual = residual.as_ref().map(|r| r.as_slice::<f32>().expect("checked contiguous"));
@@ -81,16 +74,8 @@ pub fn forward(x: &Tensor<4>, weight: &Tensor<4>, bias: Option<&Tensor<1>>, resi
             );
             for c in 0..co {
                 let row = std::slice::from_raw_parts_mut(out_image.add(c * pixels + first), width);
-                let b = bias.map_or(0.0, |b| b[c]);
-                match residual {
-                    Some(r) => {
-                        let r = &r[(image * co + c) * pixels + first..][..width];
-                        for (o, &r) in row.iter_mut().zip(r) {
-                            *o = act.apply(*o + b) + r;
-                        }
-                    }
-                    None => row.iter_mut().for_each(|o| *o = act.apply(*o + b)),
-                }
+                let residual = residual.map(|r| &r[(image * co + c) * pixels + first..][..width]);
+                finish(row, bias.map_or(0.0, |b| b[c]), residual, act);
             }
         }
     });
