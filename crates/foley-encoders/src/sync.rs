@@ -22,8 +22,9 @@ use burn::tensor::activation::gelu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use foley_kernels::conv::{Activation, bias_act};
-use foley_kernels::im2col::BatchedConv;
+use foley_kernels::im2col::{BatchedConv, Nhwc};
 use foley_seq::{LogBase, MelConfig, SequenceConfig};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The sync encoder's own mel geometry: 16 kHz, 10 ms hop, 64 Slaney mels, log10.
@@ -114,21 +115,28 @@ impl FrameStem {
 
     /// `[n, 6, s, s]` -> `[n, dim]`.
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        if let Some(features) = self.forward_channels_last(&x) {
+            return features;
+        }
+        // burn's ops (under autodiff: training).
         let mut x = x;
         for conv in &self.convs {
-            // All frames as one matrix product, bias and GELU on the way out (burn convolves frame
-            // by frame and runs GELU on one thread); burn's ops under autodiff.
-            let (weight, bias) = (conv.weight.val(), conv.bias.as_ref().map(Param::val));
-            let batched = BatchedConv { stride: conv.stride[0], padding: STEM_PAD };
-            x = match batched.forward(&x, &weight, bias.as_ref(), Activation::Gelu) {
-                Some(y) => y,
-                None => {
-                    let options = ConvOptions::new(conv.stride, [STEM_PAD; 2], conv.dilation, conv.groups);
-                    bias_act(conv2d(x, weight, None, options), bias, None, Activation::Gelu)
-                }
-            };
+            let options = ConvOptions::new(conv.stride, [STEM_PAD; 2], conv.dilation, conv.groups);
+            x = bias_act(conv2d(x, conv.weight.val(), None, options), conv.bias.as_ref().map(Param::val), None, Activation::Gelu);
         }
         self.proj.forward(x.flatten(1, 3))
+    }
+
+    /// Inference: all frames through each convolution as channels-last tiles over both cores,
+    /// bias and GELU on the way out (burn convolves frame by frame, NCHW, and runs GELU on one
+    /// thread). `None` when the fast path does not apply (autodiff).
+    fn forward_channels_last(&self, x: &Tensor<4>) -> Option<Tensor<2>> {
+        let mut x_last = Nhwc::from_nchw(x)?;
+        for conv in &self.convs {
+            let batched = BatchedConv { stride: conv.stride[0], padding: STEM_PAD };
+            x_last = batched.forward(&x_last, &conv.weight.val(), conv.bias.as_ref().map(Param::val).as_ref(), Activation::Gelu)?;
+        }
+        Some(self.proj.forward(x_last.into_nchw().flatten(1, 3)))
     }
 }
 
@@ -367,29 +375,30 @@ fn tmp_sibling(path: &Path) -> PathBuf {
 }
 
 /// Pack RGB8 frames (`size x size`, 25 fps, consecutive) as the video encoder's input
-/// `[t, 6, size, size]`: RGB in [-1, 1] and 4x the difference to the previous frame (0 for the first).
+/// `[t, 6, size, size]`: RGB in [-1, 1] and 4x the difference to the previous frame (0 for the
+/// first). The buffer is channels-last (a permuted view), which the inference stem reads as is.
 pub fn frame_input(frames: &[&[u8]], size: usize, device: &Device) -> Tensor<4> {
     let data = pack_frames(frames, None, size);
-    Tensor::from_data(TensorData::new(data, [frames.len(), 6, size, size]), device)
+    Tensor::<4>::from_data(TensorData::new(data, [frames.len(), size, size, SyncConfig::FRAME_CHANNELS]), device).permute([0, 3, 1, 2])
 }
 
-/// `[t, 6, size, size]` values of consecutive RGB8 frames; `prev` is the frame before the first
-/// (the first frame's difference is 0 without it).
+/// Channels-last `[t, size, size, 6]` values of consecutive RGB8 frames; `prev` is the frame
+/// before the first (the first frame's difference is 0 without it).
 pub(crate) fn pack_frames(frames: &[&[u8]], prev: Option<&[u8]>, size: usize) -> Vec<f32> {
-    let plane = size * size;
-    let mut data = vec![0f32; frames.len() * 6 * plane];
-    for (k, frame) in frames.iter().enumerate() {
-        assert_eq!(frame.len(), 3 * plane, "expected {size}x{size} RGB8 frames");
+    let pixels = 3 * size * size;
+    let mut data = vec![0f32; frames.len() * 2 * pixels];
+    data.par_chunks_mut(2 * pixels).enumerate().for_each(|(k, out)| {
+        let frame = frames[k];
+        assert_eq!(frame.len(), pixels, "expected {size}x{size} RGB8 frames");
         let before = if k > 0 { frames[k - 1] } else { prev.unwrap_or(frame) };
-        let out = &mut data[k * 6 * plane..(k + 1) * 6 * plane];
-        for p in 0..plane {
+        for ((out, rgb), before) in out.chunks_exact_mut(6).zip(frame.chunks_exact(3)).zip(before.chunks_exact(3)) {
             for c in 0..3 {
-                let v = frame[3 * p + c] as f32 / 255.0;
-                out[c * plane + p] = 2.0 * v - 1.0;
+                let v = rgb[c] as f32 / 255.0;
+                out[c] = 2.0 * v - 1.0;
                 // Frame differences are small and sparse; amplify them to the scale of the pixels.
-                out[(3 + c) * plane + p] = MOTION_GAIN * (v - before[3 * p + c] as f32 / 255.0);
+                out[3 + c] = MOTION_GAIN * (v - before[c] as f32 / 255.0);
             }
         }
-    }
+    });
     data
 }

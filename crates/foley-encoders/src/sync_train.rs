@@ -64,7 +64,7 @@ impl SyncClip {
         &self.frames[k * n..(k + 1) * n]
     }
 
-    /// `[len, 6, s, s]` values of frames `start..start + len`.
+    /// Channels-last `[len, s, s, 6]` values of frames `start..start + len`.
     fn video_window(&self, start: usize, len: usize) -> Vec<f32> {
         let frames: Vec<&[u8]> = (start..start + len).map(|k| self.frame(k)).collect();
         pack_frames(&frames, start.checked_sub(1).map(|k| self.frame(k)), self.size)
@@ -82,7 +82,8 @@ impl SyncClip {
 fn video_batch(windows: &[(&SyncClip, usize)], config: &SyncConfig, device: &Device) -> Tensor<5> {
     let s = config.frame_size;
     let data: Vec<f32> = windows.iter().flat_map(|(c, start)| c.video_window(*start, config.window_frames)).collect();
-    Tensor::from_data(TensorData::new(data, [windows.len(), config.window_frames, 6, s, s]), device)
+    let channels = SyncConfig::FRAME_CHANNELS;
+    Tensor::<5>::from_data(TensorData::new(data, [windows.len(), config.window_frames, s, s, channels]), device).permute([0, 1, 4, 2, 3])
 }
 
 fn audio_batch(windows: &[(&SyncClip, usize)], config: &SyncConfig, device: &Device) -> Tensor<3> {

@@ -47,3 +47,8 @@ pub fn optional_flex_f32<const D: usize>(t: Option<&Tensor<D>>) -> Option<Option
         Some(t) => flex_f32(t).map(Some),
     }
 }
+
+/// An output buffer's pointer shared by parallel tasks that each write a disjoint part of it.
+pub(crate) struct SendPtr(pub(crate) *mut f32);
+// SAFETY: users write disjoint regions only (each kernel states which).
+unsafe impl Sync for SendPtr {}

@@ -13,6 +13,7 @@ pub mod conv;
 pub mod depthwise;
 pub mod flex;
 pub mod im2col;
+pub mod math;
 pub mod pointwise;
 
 /// Deterministic test inputs: `n` values spread evenly over `[-scale / 2, scale / 2)` in a

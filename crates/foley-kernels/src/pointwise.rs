@@ -13,7 +13,7 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 use crate::conv::{Activation, finish};
-use crate::flex::{flex_f32, optional_flex_f32, tensor};
+use crate::flex::{SendPtr, flex_f32, optional_flex_f32, tensor};
 
 /// Output floats a task finishes at once (256 KiB: fits in L2 with its inputs).
 const BLOCK_FLOATS: usize = 64 * 1024;
@@ -83,11 +83,6 @@ pub fn forward(x: &Tensor<4>, weight: &Tensor<4>, bias: Option<&Tensor<1>>, resi
     unsafe { out.set_len(len) };
     Some(tensor(FlexTensor::from_data(TensorData::new(out, [n, co, h, w]))))
 }
-
-/// The output pointer, shared by tasks that write disjoint parts of it.
-struct SendPtr(*mut f32);
-// SAFETY: tasks write disjoint regions (see `forward`).
-unsafe impl Sync for SendPtr {}
 
 #[cfg(test)]
 mod tests {
