@@ -56,33 +56,9 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
 }
 
-/// Keeps freed tensor memory in the process for the next tensor of the same size. glibc's
-/// default serves allocations over 128 KiB with fresh `mmap`s and returns them on free, so every
-/// large tensor an encoder makes is a new run of pages the kernel must fault in and zero (14 % of
-/// `foley generate`'s profile). Heap-served up to 32 MiB (glibc's largest threshold) and no
-/// trimming: the demo's features stage 3.19 -> 2.85 s, 14 MB more peak memory (BENCHMARKS).
-/// EfficientNet-Lite0's batch of 16 expansions (77 MB each) is over any threshold, so commands
-/// that run the encoders (`heap_only`) turn mmap off altogether: the demo's page faults 147 k ->
-/// 79 k, CPU time -5..-15 %, peak -30 MB. Training keeps mmap for its multi-GB datasets, whose
-/// preparation copies are then returned to the system.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn keep_freed_memory(heap_only: bool) {
-    // SAFETY: mallopt only changes allocator parameters; called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-        if heap_only {
-            libc::mallopt(libc::M_MMAP_MAX, 0);
-        }
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn keep_freed_memory(_heap_only: bool) {}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    keep_freed_memory(matches!(cli.command, Command::Generate(_) | Command::Batch(_) | Command::Serve(_) | Command::Extract(_)));
+    foley_kernels::heap::keep_freed_memory(matches!(cli.command, Command::Generate(_) | Command::Batch(_) | Command::Serve(_) | Command::Extract(_)));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     // Ctrl-C / SIGTERM: ffmpeg children killed, temporary outputs removed.

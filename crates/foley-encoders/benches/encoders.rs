@@ -52,6 +52,8 @@ fn time(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
 }
 
 fn main() {
+    // As `foley generate` runs the encoders.
+    foley_kernels::heap::keep_freed_memory(true);
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let seconds: f64 = args.first().map(|a| a.parse().expect("SECONDS")).unwrap_or(8.0);
     let reps: usize = args.get(1).map(|a| a.parse().expect("REPS")).unwrap_or(5);

@@ -22,6 +22,7 @@ use burn::tensor::activation::gelu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use foley_kernels::conv::{Activation, bias_act};
+use foley_kernels::flex::flex_primitive;
 use foley_kernels::im2col::{BatchedConv, Nhwc};
 use foley_seq::{LogBase, MelConfig, SequenceConfig};
 use rayon::prelude::*;
@@ -84,6 +85,17 @@ impl TemporalBlock {
         let h = self.norm.forward(x.clone().swap_dims(1, 2)).swap_dims(1, 2);
         x + gelu(self.conv.forward(h))
     }
+
+    /// [`forward`](Self::forward) on channels-last `[b, t, c]` in inference: the norm over each
+    /// row, the convolution over time as 1-row images (both cores, GELU fused); `None` under
+    /// autodiff.
+    fn forward_channels_last(&self, x: Tensor<3>) -> Option<Tensor<3>> {
+        let [b, t, c] = x.dims();
+        let h = Nhwc::from_channels_last(&self.norm.forward(x.clone()).reshape([b, 1, t, c]))?;
+        let conv = BatchedConv { stride: 1, padding: [0, self.conv.kernel_size / 2] };
+        let y = conv.forward(&h, &self.conv.weight.val().unsqueeze_dim(2), self.conv.bias.as_ref().map(Param::val).as_ref(), Activation::Gelu)?;
+        Some(x + y.into_channels_last().reshape([b, t, c]))
+    }
 }
 
 /// Zero padding of the stem's 3x3 convolutions, on every side.
@@ -115,10 +127,14 @@ impl FrameStem {
 
     /// `[n, 6, s, s]` -> `[n, dim]`.
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        if let Some(features) = self.forward_channels_last(&x) {
-            return features;
+        match self.forward_channels_last(&x) {
+            Some(features) => features,
+            None => self.forward_burn(x),
         }
-        // burn's ops (under autodiff: training).
+    }
+
+    /// [`forward`](Self::forward) with burn's ops (under autodiff: training).
+    fn forward_burn(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = x;
         for conv in &self.convs {
             let options = ConvOptions::new(conv.stride, [STEM_PAD; 2], conv.dilation, conv.groups);
@@ -133,7 +149,7 @@ impl FrameStem {
     fn forward_channels_last(&self, x: &Tensor<4>) -> Option<Tensor<2>> {
         let mut x_last = Nhwc::from_nchw(x)?;
         for conv in &self.convs {
-            let batched = BatchedConv { stride: conv.stride[0], padding: STEM_PAD };
+            let batched = BatchedConv { stride: conv.stride[0], padding: [STEM_PAD; 2] };
             x_last = batched.forward(&x_last, &conv.weight.val(), conv.bias.as_ref().map(Param::val).as_ref(), Activation::Gelu)?;
         }
         Some(self.proj.forward(x_last.into_nchw().flatten(1, 3)))
@@ -175,6 +191,32 @@ impl VideoEncoder {
 
     /// Windows of per-frame features `[b, t, dim]` -> tokens `[b, t / 2, dim]`.
     pub fn tokens(&self, per_frame: Tensor<3>) -> Tensor<3> {
+        if flex_primitive(&per_frame).is_some()
+            && let Some(tokens) = self.tokens_channels_last(per_frame.clone())
+        {
+            return tokens;
+        }
+        self.tokens_burn(per_frame)
+    }
+
+    /// Inference: the blocks and the patching channels-last (burn's 1-D convolutions go
+    /// through its 3-D path, window by window); `None` under autodiff.
+    fn tokens_channels_last(&self, per_frame: Tensor<3>) -> Option<Tensor<3>> {
+        let mut x = per_frame;
+        for block in &self.blocks {
+            x = block.forward_channels_last(x)?;
+        }
+        let [b, t, c] = x.dims();
+        let down = BatchedConv { stride: self.down.stride, padding: [0, 0] };
+        let bias = self.down.bias.as_ref().map(Param::val);
+        let y =
+            down.forward(&Nhwc::from_channels_last(&x.reshape([b, 1, t, c]))?, &self.down.weight.val().unsqueeze_dim(2), bias.as_ref(), Activation::Identity)?;
+        let [_, _, tokens, d] = y.dims();
+        Some(self.norm.forward(y.into_channels_last().reshape([b, tokens, d])))
+    }
+
+    /// [`tokens`](Self::tokens) with burn's ops (training).
+    fn tokens_burn(&self, per_frame: Tensor<3>) -> Tensor<3> {
         let mut x = per_frame.swap_dims(1, 2);
         for block in &self.blocks {
             x = block.forward(x);
@@ -401,4 +443,36 @@ pub(crate) fn pack_frames(frames: &[&[u8]], prev: Option<&[u8]>, size: usize) ->
         }
     });
     data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(fast: Tensor<2>, burn: Tensor<2>, what: &str) {
+        let (fast, burn) = (fast.into_data().try_to_vec::<f32>().unwrap(), burn.into_data().try_to_vec::<f32>().unwrap());
+        assert_eq!(fast.len(), burn.len(), "{what}");
+        let scale = burn.iter().fold(1f32, |m, v| m.max(v.abs()));
+        let worst = fast.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max) / scale;
+        assert!(worst < 1e-5, "{what}: channels-last differs from burn's ops by {worst}");
+    }
+
+    /// The inference paths (channels-last stem and temporal blocks) give what burn's ops (the
+    /// training path) give, on a randomly initialized model.
+    #[test]
+    fn channels_last_paths_match_burn_ops() {
+        let device = Device::flex();
+        let config = SyncConfig::default();
+        let model = SyncModel::new(&config, &device);
+        let s = config.frame_size;
+        let frames: Vec<Vec<u8>> = (0..20u32).map(|k| (0..3 * s * s).map(|i| ((i as u32 * 7 + k * 13) % 251) as u8).collect()).collect();
+        let rgb: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        let input = frame_input(&rgb, s, &device);
+        let stem = &model.video.stem;
+        close(stem.forward_channels_last(&input).expect("flex inference"), stem.forward_burn(input.clone()), "stem");
+        let per_frame = stem.forward(input).narrow(0, 0, 16).reshape([1, 16, config.dim]);
+        let per_frame = Tensor::cat(vec![per_frame.clone(), per_frame.flip([1])], 0);
+        let fast = model.video.tokens_channels_last(per_frame.clone()).expect("flex inference");
+        close(fast.flatten(0, 1), model.video.tokens_burn(per_frame).flatten(0, 1), "tokens");
+    }
 }

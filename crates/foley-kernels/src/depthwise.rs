@@ -6,6 +6,8 @@
 //! channel) plane is one task: the plane is padded once into a scratch buffer split by row and
 //! column phase, so that for every stride each tap is one contiguous, vectorized run.
 
+use std::mem::MaybeUninit;
+
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
@@ -43,12 +45,16 @@ impl Depthwise {
         let weights = weight.as_slice::<f32>()?;
         let bias = bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked contiguous"));
         let plane = Plane::new(h, w, kh, kw, ow, self.stride, self.padding);
-        let mut out = vec![0f32; n * c * oh * ow];
-        out.par_chunks_mut(oh * ow).enumerate().for_each_init(Scratch::default, |scratch, (i, out)| {
+        let len = n * c * oh * ow;
+        // Not zeroed first: every output float is written once, below.
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        out.spare_capacity_mut()[..len].par_chunks_mut((oh * ow).max(1)).enumerate().for_each_init(Scratch::default, |scratch, (i, out)| {
             let ch = i % c;
             let b = bias.map_or(0.0, |b| b[ch]);
             plane.run(&input[i * h * w..(i + 1) * h * w], &weights[ch * kh * kw..(ch + 1) * kh * kw], b, act, scratch, out);
         });
+        // SAFETY: `Plane::run` writes every float of its plane's output (all `oh` rows of `ow`).
+        unsafe { out.set_len(len) };
         Some(tensor(FlexTensor::from_data(burn::tensor::TensorData::new(out, [n, c, oh, ow]))))
     }
 }
@@ -85,7 +91,7 @@ impl Plane {
         Self { h, w, ow, stride: s, padding, phase_w, sub_len, tap_offsets }
     }
 
-    fn run(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Scratch, out: &mut [f32]) {
+    fn run(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Scratch, out: &mut [MaybeUninit<f32>]) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has the features the function is compiled for.
@@ -96,7 +102,7 @@ impl Plane {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn run_avx2(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Scratch, out: &mut [f32]) {
+    fn run_avx2(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Scratch, out: &mut [MaybeUninit<f32>]) {
         self.run_body(input, weights, bias, act, scratch, out)
     }
 
@@ -107,7 +113,7 @@ impl Plane {
     /// then one contiguous run over the whole plane, eight outputs kept in registers across
     /// all taps, with no per-row loop overhead on the small planes of the late stages.
     #[inline(always)]
-    fn run_body(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Scratch, out: &mut [f32]) {
+    fn run_body(&self, input: &[f32], weights: &[f32], bias: f32, act: Activation, scratch: &mut Scratch, out: &mut [MaybeUninit<f32>]) {
         let (s, phase_w, sub_len) = (self.stride, self.phase_w, self.sub_len);
         let (top, left) = (self.padding[0].0, self.padding[1].0);
         let planes = &mut scratch.planes;
@@ -164,7 +170,7 @@ impl Plane {
         }
         for (out_row, acc_row) in out.chunks_exact_mut(self.ow).zip(acc.chunks(phase_w)) {
             for (o, &a) in out_row.iter_mut().zip(acc_row) {
-                *o = act.apply(a);
+                o.write(act.apply(a));
             }
         }
     }

@@ -50,13 +50,26 @@ impl Nhwc {
     pub fn into_nchw(self) -> Tensor<4> {
         tensor(self.0.permute(&[0, 3, 1, 2]))
     }
+
+    /// Images given channels-last, `[n, h, w, c]` (copied only if not contiguous); `None`
+    /// unless f32 on flex.
+    pub fn from_channels_last(x: &Tensor<4>) -> Option<Self> {
+        let x = flex_primitive(x)?;
+        Some(Self(if x.is_contiguous() { x } else { x.to_contiguous() }))
+    }
+
+    /// The `[n, h, w, c]` tensor of these images.
+    pub fn into_channels_last(self) -> Tensor<4> {
+        tensor(self.0)
+    }
 }
 
-/// Geometry of a dense convolution: square stride, the same zero padding on every side.
+/// Geometry of a dense convolution: square stride; zero padding `[rows, columns]`, the same
+/// before and after (a 1-D convolution over time is one with 1-row images and `[0, k / 2]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchedConv {
     pub stride: usize,
-    pub padding: usize,
+    pub padding: [usize; 2],
 }
 
 impl BatchedConv {
@@ -66,11 +79,11 @@ impl BatchedConv {
     pub fn forward(&self, x: &Nhwc, weight: &Tensor<4>, bias: Option<&Tensor<1>>, act: Activation) -> Option<Nhwc> {
         let [n, h, w, ci] = x.dims();
         let [co, wci, kh, kw] = weight.dims();
-        let (s, p) = (self.stride, self.padding);
-        if wci != ci || s == 0 || co == 0 || bias.is_some_and(|b| b.dims() != [co]) || h + 2 * p < kh || w + 2 * p < kw {
+        let (s, [ph, pw]) = (self.stride, self.padding);
+        if wci != ci || s == 0 || co == 0 || bias.is_some_and(|b| b.dims() != [co]) || h + 2 * ph < kh || w + 2 * pw < kw {
             return None;
         }
-        let (oh, ow) = ((h + 2 * p - kh) / s + 1, (w + 2 * p - kw) / s + 1);
+        let (oh, ow) = ((h + 2 * ph - kh) / s + 1, (w + 2 * pw - kw) / s + 1);
         let weight = flex_f32(weight)?;
         let bias = optional_flex_f32(bias)?;
         let bias = bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked contiguous"));
@@ -97,14 +110,14 @@ impl BatchedConv {
                 let pixel = first + r;
                 let (image, oy, ox) = (pixel / (oh * ow), pixel / ow % oh, pixel % ow);
                 // Taps kx in [lo, hi) fall inside the image's columns.
-                let x0 = (ox * s) as isize - p as isize;
+                let x0 = (ox * s) as isize - pw as isize;
                 let lo = (-x0).max(0) as usize;
                 let hi = (w as isize - x0).clamp(0, kw as isize) as usize;
                 if lo >= hi {
                     continue;
                 }
                 for ky in 0..kh {
-                    let y = (oy * s + ky).wrapping_sub(p);
+                    let y = (oy * s + ky).wrapping_sub(ph);
                     if y >= h {
                         continue;
                     }
@@ -169,28 +182,31 @@ mod tests {
     fn matches_burn_convolution() {
         let device = Device::flex();
         let cases = [
-            ([3, 6, 32, 32], 24, 3, 2, 1),
-            ([2, 5, 9, 7], 4, 3, 1, 1),
-            ([2, 3, 8, 8], 2, 2, 2, 0),
-            ([300, 64, 4, 4], 64, 3, 2, 1),
-            ([1, 1, 1, 1], 3, 3, 2, 1),
-            ([2, 2, 5, 6], 3, 5, 1, 0),
+            ([3, 6, 32, 32], 24, [3, 3], 2, [1, 1]),
+            ([2, 5, 9, 7], 4, [3, 3], 1, [1, 1]),
+            ([2, 3, 8, 8], 2, [2, 2], 2, [0, 0]),
+            ([300, 64, 4, 4], 64, [3, 3], 2, [1, 1]),
+            ([1, 1, 1, 1], 3, [3, 3], 2, [1, 1]),
+            ([2, 2, 5, 6], 3, [5, 5], 1, [0, 0]),
+            // 1-D over time: the sync backbone's temporal blocks and downsampling.
+            ([24, 16, 1, 16], 16, [1, 3], 1, [0, 1]),
+            ([24, 16, 1, 16], 8, [1, 2], 2, [0, 0]),
         ];
-        for ([n, ci, h, w], co, k, stride, padding) in cases {
+        for ([n, ci, h, w], co, [kh, kw], stride, padding) in cases {
             let x = Tensor::<4>::from_data(TensorData::new(values(n * ci * h * w, 1), [n, ci, h, w]), &device);
-            let weight = Tensor::<4>::from_data(TensorData::new(values(co * ci * k * k, 2), [co, ci, k, k]), &device);
+            let weight = Tensor::<4>::from_data(TensorData::new(values(co * ci * kh * kw, 2), [co, ci, kh, kw]), &device);
             let bias = Tensor::<1>::from_data(TensorData::new(values(co, 3), [co]), &device);
             for b in [None, Some(&bias)] {
                 let input = Nhwc::from_nchw(&x).expect("flex f32");
                 let got = BatchedConv { stride, padding }.forward(&input, &weight, b, Activation::Gelu).expect("fast path").into_nchw();
-                let options = ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1);
+                let options = ConvOptions::new([stride; 2], padding, [1, 1], 1);
                 let want = burn::tensor::activation::gelu(conv2d(x.clone(), weight.clone(), b.cloned(), options));
-                assert_eq!(got.dims(), want.dims(), "[{n},{ci},{h},{w}] -> {co}, k{k} s{stride} p{padding}");
+                assert_eq!(got.dims(), want.dims(), "[{n},{ci},{h},{w}] -> {co}, k{kh}x{kw} s{stride} p{padding:?}");
                 let (got, want) = (got.into_data().try_to_vec::<f32>().unwrap(), want.into_data().try_to_vec::<f32>().unwrap());
                 // Sums of up to 576 products, in another order than burn's: relative to the scale.
                 let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
                 let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max) / scale;
-                assert!(worst < 1e-5, "[{n},{ci},{h},{w}] -> {co}, k{k} s{stride} p{padding}: {worst}");
+                assert!(worst < 1e-5, "[{n},{ci},{h},{w}] -> {co}, k{kh}x{kw} s{stride} p{padding:?}: {worst}");
             }
         }
     }
@@ -215,7 +231,7 @@ mod tests {
     fn grouped_or_mismatched_weights_fall_back() {
         let device = Device::flex();
         let x = Nhwc::from_nchw(&Tensor::<4>::zeros([1, 4, 5, 5], &device)).unwrap();
-        assert!(BatchedConv { stride: 1, padding: 1 }.forward(&x, &Tensor::zeros([4, 2, 3, 3], &device), None, Activation::Identity).is_none());
-        assert!(BatchedConv { stride: 1, padding: 0 }.forward(&x, &Tensor::zeros([4, 4, 7, 7], &device), None, Activation::Identity).is_none());
+        assert!(BatchedConv { stride: 1, padding: [1, 1] }.forward(&x, &Tensor::zeros([4, 2, 3, 3], &device), None, Activation::Identity).is_none());
+        assert!(BatchedConv { stride: 1, padding: [0, 0] }.forward(&x, &Tensor::zeros([4, 4, 7, 7], &device), None, Activation::Identity).is_none());
     }
 }

@@ -12,6 +12,7 @@
 pub mod conv;
 pub mod depthwise;
 pub mod flex;
+pub mod heap;
 pub mod im2col;
 pub mod math;
 pub mod pointwise;
