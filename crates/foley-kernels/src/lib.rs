@@ -4,10 +4,12 @@
 //! binary element-wise ops (clamp, add, the arithmetic of batch norm) on the calling thread, one
 //! full pass over memory each. These kernels do such work over chunks on all rayon threads, in
 //! one pass, for contiguous f32 tensors on the flex backend outside autodiff; every entry point
-//! falls back to the plain burn ops otherwise, so results do not depend on the path. The depthwise
-//! convolution replaces flex's generic grouped path (a quarter of EfficientNet-Lite0's time), the
-//! batched im2col convolution flex's per-image path on many small images (the sync backbone),
-//! the pointwise one flex's 1x1 path plus its separate bias pass (EfficientNet-Lite0).
+//! falls back to the plain burn ops otherwise, so results do not depend on the path (beyond
+//! rounding and GELU's erf, see [`math`]). The depthwise convolution replaces flex's generic
+//! grouped path (a quarter of EfficientNet-Lite0's time), the channels-last im2col convolution
+//! flex's per-image path on many small images (the sync backbone), the pointwise one flex's 1x1
+//! path plus its separate bias pass (EfficientNet-Lite0). [`math`] holds the vectorisable `exp`,
+//! `erf` and GELU they use; [`heap`] the allocator settings they are run and measured with.
 
 pub mod conv;
 pub mod depthwise;
