@@ -12,7 +12,8 @@ use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
+use foley_kernels::conv::gelu;
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 

@@ -18,9 +18,9 @@ use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, L
 use burn::prelude::*;
 use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::DType;
-use burn::tensor::activation::gelu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
+use foley_kernels::conv::gelu;
 use foley_kernels::conv::{Activation, bias_act};
 use foley_kernels::flex::flex_primitive;
 use foley_kernels::im2col::{BatchedConv, Nhwc};

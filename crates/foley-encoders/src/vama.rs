@@ -8,7 +8,7 @@ use burn::module::{Module, Param};
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
+use foley_kernels::conv::gelu;
 
 use crate::sync::{SYNC_MEL, SyncConfig, SyncModel};
 

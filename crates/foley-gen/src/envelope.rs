@@ -14,8 +14,8 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig1d};
-use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Tensor};
+use foley_kernels::conv::gelu;
 use foley_seq::SequenceConfig;
 use serde::{Deserialize, Serialize};
 

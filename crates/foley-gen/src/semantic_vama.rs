@@ -13,10 +13,10 @@ use burn::module::{Module, Param};
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::activation::gelu;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use foley_flow::noise::SplitMix64;
 use foley_flow::{FlowConfig, FlowNetwork, InputBranch};
+use foley_kernels::conv::gelu;
 
 use crate::data::{Clip, Dataset, with_positional};
 use crate::model::{load_safetensors, stage_safetensors};

@@ -1,5 +1,6 @@
 //! The element-wise tail of a convolution in one parallel pass: per-channel bias (a batch norm
-//! folded into the convolution leaves exactly that), activation, residual.
+//! folded into the convolution leaves exactly that), activation, residual; and activations of
+//! tensors of any rank ([`activate`], [`gelu`]).
 
 use burn::tensor::Tensor;
 use rayon::prelude::*;
@@ -34,6 +35,26 @@ impl Activation {
             Self::Gelu => burn::tensor::activation::gelu(x),
         }
     }
+}
+
+/// `act(x)` for a tensor of any rank, over all rayon threads and in place when `x` is a fresh op
+/// output (burn flex runs activations on the calling thread, GELU with libm's `erff` per element);
+/// burn's op for other dtypes or backends (autodiff).
+pub fn activate<const D: usize>(x: Tensor<D>, act: Activation) -> Tensor<D> {
+    let Some(out) = flex_f32(&x) else {
+        return match act {
+            Activation::Identity => x,
+            Activation::Relu6 => x.clamp(0.0, 6.0),
+            Activation::Gelu => burn::tensor::activation::gelu(x),
+        };
+    };
+    drop(x);
+    tensor(update_owned(out, |data| data.par_chunks_mut(CHUNK).for_each(|chunk| finish_rows(chunk, None, 1, act))))
+}
+
+/// [`activate`] with GELU: the drop-in for `burn::tensor::activation::gelu` at inference.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    activate(x, Activation::Gelu)
 }
 
 /// `values[i] = act(values[i] + bias) + residual[i]`: one channel's run of a convolution's output.
@@ -184,6 +205,24 @@ mod tests {
             }
             assert_eq!(vec(x), values(len, 1), "a shared input is not modified");
         }
+    }
+
+    /// Any rank, in place or on a copy: burn's values (GELU within its erf's tolerance), a shared
+    /// input left as it was.
+    #[test]
+    fn activate_matches_burn_ops() {
+        let device = Device::flex();
+        let x = Tensor::<3>::from_data(TensorData::new(values(3 * 50 * 700, 5), [3, 50, 700]), &device);
+        let copy: Vec<f32> = x.clone().into_data().try_to_vec().unwrap();
+        let relu6: Vec<f32> = activate(x.clone(), Activation::Relu6).into_data().try_to_vec().unwrap();
+        assert_eq!(relu6, x.clone().clamp(0.0, 6.0).into_data().try_to_vec::<f32>().unwrap());
+        let want: Vec<f32> = burn::tensor::activation::gelu(x.clone()).into_data().try_to_vec().unwrap();
+        for got in [gelu(x.clone()), gelu(x.clone() * 1.0)] {
+            let got: Vec<f32> = got.into_data().try_to_vec().unwrap();
+            let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs() / w.abs().max(1.0)).fold(0f32, f32::max);
+            assert!(worst <= 1e-6, "{worst}");
+        }
+        assert_eq!(x.into_data().try_to_vec::<f32>().unwrap(), copy, "a shared input is not modified");
     }
 
     #[test]

@@ -17,9 +17,9 @@ use burn::module::{Module, Param};
 use burn::nn::conv::Conv1d;
 use burn::nn::{Linear, PaddingConfig1d};
 use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
-use burn::tensor::activation::gelu;
 use burn::tensor::module::layer_norm;
 use burn::tensor::{DType, Device, Tensor, TensorData};
+use foley_kernels::conv::gelu;
 use foley_seq::{LogBase, MelConfig};
 use foley_weights::{Init, Vars};
 

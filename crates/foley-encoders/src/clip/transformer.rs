@@ -4,9 +4,10 @@
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::Tensor;
-use burn::tensor::activation::{gelu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
+use foley_kernels::conv::gelu;
 use foley_weights::{Init, Vars, contiguous};
 
 /// `nn.LayerNorm(dim)` (eps 1e-5) from `weight` and `bias`.

@@ -5,9 +5,9 @@
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::Tensor;
-use burn::tensor::activation::gelu;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
+use foley_kernels::conv::gelu;
 use foley_weights::{Init, Vars, contiguous};
 
 use super::aggregation::SpatialAggregator;
